@@ -1,4 +1,4 @@
-"""STUN/TURN configuration, expiring TURN credentials, coturn, and the NAT probes of `quibble doctor`.
+"""STUN/TURN configuration, expiring TURN credentials, coturn, and the `quibble doctor` probes.
 
 May import only the standard library, msgspec, aioice and aiortc.
 """

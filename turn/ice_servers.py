@@ -1,4 +1,4 @@
-"""The ICE server list handed to a client: the wire shape shared by signaling, peers and browsers."""
+"""The ICE server list handed to a client: one wire shape for signaling, peers and browsers."""
 
 from __future__ import annotations
 
