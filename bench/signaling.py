@@ -4,6 +4,11 @@ rooms in parallel, and WebSocket relay throughput (messages/s through the server
 The server runs as a separate `quibble signal` process on 127.0.0.1 (so client and server
 do not share one event loop), with limits raised for a load test. Run:
     .venv/bin/python bench/signaling.py [--players 100] [--rooms 100] [--per-room 4]
+    .venv/bin/python bench/signaling.py --multi-node [--repeat 3]
+The second runs the parallel-rooms load against the in-memory single node and against 1, 2
+and 3 `quibble signal --redis` nodes sharing one redis-server (started here, in a temporary
+directory), hosts and players spread so that each player's node differs from its host's
+whenever there is more than one node, and prints them side by side.
 Figures go to docs/PERFORMANCE.md (Signaling section). Nothing here asserts a threshold.
 """
 
@@ -13,10 +18,15 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import socket
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -120,24 +130,33 @@ async def relay_round(
 
 
 async def many_rooms(
-    session: aiohttp.ClientSession, url: str, rooms: int, per_room: int
+    session: aiohttp.ClientSession, url: str | list[str], rooms: int, per_room: int
 ) -> dict[str, float]:
-    """``rooms`` rooms created at once, ``per_room`` players joining each, then relay."""
+    """``rooms`` rooms created at once, ``per_room`` players joining each, then relay.
 
-    async def room() -> tuple[SignalingClient, list[tuple[SignalingClient, float]], float]:
+    With several node URLs, room ``r``'s host uses node ``r % n`` and its ``i``-th player
+    node ``(r + i + 1) % n``: with two or more nodes every player is on another node than
+    its host (so every message crosses Redis pub/sub)."""
+    urls = [url] if isinstance(url, str) else url
+    n = len(urls)
+
+    async def room(r: int) -> tuple[SignalingClient, list[tuple[SignalingClient, float]], float]:
         t0 = time.perf_counter()
-        host = await SignalingClient.connect(url, session=session)
+        host = await SignalingClient.connect(urls[r % n], session=session)
         code = (await host.create()).code
         create_s = time.perf_counter() - t0
         draining = asyncio.create_task(drain_host(host, per_room))
         joined = await asyncio.gather(
-            *(timed_join(session, url, code, f"P{i}") for i in range(per_room))
+            *(
+                timed_join(session, urls[(r + i + 1) % n], code, f"P{i}")
+                for i in range(per_room)
+            )
         )
         await draining
         return host, joined, create_s
 
     t0 = time.perf_counter()
-    made = await asyncio.gather(*(room() for _ in range(rooms)))
+    made = await asyncio.gather(*(room(r) for r in range(rooms)))
     wall = time.perf_counter() - t0
     latencies = [j[1] * 1000 for _, joined, _ in made for j in joined]
     creates = [c * 1000 for _, _, c in made]
@@ -157,13 +176,149 @@ async def many_rooms(
         "join_p50_ms": pct(latencies, 50),
         "join_p99_ms": pct(latencies, 99),
         "all_joined_s": wall,
+        "joins_per_s": rooms * per_room / wall,
         "relay_msgs_per_s": relay_rate,
     }
+
+
+def _log_file() -> Any:
+    """Where node processes log (QUIBBLE_BENCH_LOG, else nowhere)."""
+    target = os.environ.get("QUIBBLE_BENCH_LOG")
+    return open(target, "ab") if target else asyncio.subprocess.DEVNULL
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def redis_server() -> AsyncIterator[str]:
+    """A throwaway redis-server (no persistence) on a free loopback port; yields its URL."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = await asyncio.create_subprocess_exec(
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
+            "--save", "", "--appendonly", "no",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(200):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.kill()
+            await proc.wait()
+
+
+@asynccontextmanager
+async def signal_nodes(
+    count: int, config: str, redis_url: str | None
+) -> AsyncIterator[list[dict[str, str]]]:
+    """``count`` `quibble signal` processes (with --redis when given); yields their JSON."""
+    procs: list[asyncio.subprocess.Process] = []
+    infos: list[dict[str, str]] = []
+    try:
+        for _ in range(count):
+            extra = ("--redis", redis_url) if redis_url else ()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "peer", "signal", "--bind", "127.0.0.1", "--port", "0", "--json"),
+                *("--config", config, *extra),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=_log_file(),
+                cwd=ROOT,
+            )
+            procs.append(proc)
+            assert proc.stdout is not None
+            infos.append(json.loads(await asyncio.wait_for(proc.stdout.readline(), 30)))
+        yield infos
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+
+
+async def multi_node(args: argparse.Namespace, config: str) -> None:
+    """In-memory single node vs 1, 2, 3 Redis nodes, the parallel-rooms load on each."""
+    print(f"machine: {machine()}")
+    print(
+        f"load: {args.rooms} rooms x {args.per_room} players created/joined at once, then "
+        f"20 relay frames each way per player; best of {args.repeat} runs per setup"
+    )
+    setups: list[tuple[str, int]] = [("memory", 1), ("redis", 1), ("redis", 2), ("redis", 3)]
+    labels = {
+        setup: "in-memory, 1 node" if setup[0] == "memory" else f"Redis, {setup[1]} node(s)"
+        for setup in setups
+    }
+    # Setups take turns (memory, 1, 2, 3, memory, ...) so that other load on a shared machine
+    # falls on all of them alike; each figure is the best of its runs.
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {setup: [] for setup in setups}
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    async with redis_server() as redis_url:
+        for run_no in range(args.repeat):
+            for backend, count in setups:
+                # A fresh cluster (and an unused Redis key prefix) per run.
+                prefix_config = config + f".{backend}{count}.{run_no}.toml"
+                _write(prefix_config, LOAD_CONFIG + f'redis_prefix = "b{count}r{run_no}:"\n')
+                try:
+                    url = redis_url if backend == "redis" else None
+                    async with signal_nodes(count, prefix_config, url) as infos:
+                        connector = aiohttp.TCPConnector(limit=0)
+                        async with aiohttp.ClientSession(connector=connector) as session:
+                            urls = [i["ws_url"] for i in infos]
+                            result = await many_rooms(session, urls, args.rooms, args.per_room)
+                finally:
+                    os.unlink(prefix_config)
+                runs[(backend, count)].append(result)
+                print(
+                    f"run {run_no + 1} {labels[(backend, count)]:>18}: joins "
+                    f"{result['joins_per_s']:5.0f}/s, join p50 {result['join_p50_ms']:6.1f} ms, "
+                    f"relayed {result['relay_msgs_per_s']:6.0f} msgs/s",
+                    flush=True,
+                )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print()
+    print(
+        "| setup | joins/s | join p50 | join p99 | create p50 | relayed messages/s |\n"
+        "|---|---|---|---|---|---|"
+    )
+    for setup in setups:
+        done = runs[setup]
+        fastest = max(done, key=lambda r: r["joins_per_s"])
+        relay = max(r["relay_msgs_per_s"] for r in done)
+        print(
+            f"| {labels[setup]} | {fastest['joins_per_s']:.0f} | {fastest['join_p50_ms']:.0f} ms"
+            f" | {fastest['join_p99_ms']:.0f} ms | {fastest['create_p50_ms']:.0f} ms | "
+            f"{relay:.0f} |"
+        )
 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(LOAD_CONFIG)
+    if args.multi_node:
+        try:
+            await multi_node(args, config.name)
+        finally:
+            os.unlink(config.name)
+        return
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "peer", "signal", "--bind", "127.0.0.1", "--port", "0", "--json"),
@@ -216,6 +371,12 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=100, help="players in the one room")
     parser.add_argument("--rooms", type=int, default=100, help="rooms in parallel")
     parser.add_argument("--per-room", type=int, default=4, help="players per parallel room")
+    parser.add_argument(
+        "--multi-node",
+        action="store_true",
+        help="in-memory single node vs 1, 2, 3 Redis nodes (starts its own redis-server)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per setup (--multi-node)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -18,6 +18,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from signaling import protocol as p
+from signaling.backend import BackendHealth, backend_for
 from signaling.service import IceProvider, SignalingService
 from signaling.settings import SignalingSettings
 
@@ -32,13 +33,15 @@ WS_TRY_AGAIN_LATER = 1013
 
 
 class Health(msgspec.Struct, frozen=True):
-    """``GET /healthz``."""
+    """``GET /healthz``: ``status`` is "ok", or "degraded" (HTTP 503) when the backend is not
+    usable (Redis down: clients already in rooms keep their sockets, but joins fail)."""
 
     status: str
     version: int
     rooms: int
     clients: int
     uptime_s: float
+    backend: BackendHealth
 
 
 class WebSocketOutbox:
@@ -191,14 +194,21 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: liveness plus a few figures, as JSON."""
     service = request.app[SERVICE]
+    backend = await service.backend.health()
+    service.metrics.backend_up = backend.ok
     health = Health(
-        status="ok",
+        status="ok" if backend.ok else "degraded",
         version=p.PROTOCOL_VERSION,
         rooms=service.room_count,
         clients=len(service.clients),
         uptime_s=round(time.monotonic() - request.app[STARTED_AT], 3),
+        backend=backend,
     )
-    return web.Response(body=msgspec.json.encode(health), content_type="application/json")
+    return web.Response(
+        body=msgspec.json.encode(health),
+        content_type="application/json",
+        status=200 if backend.ok else 503,
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -222,7 +232,9 @@ def create_app(
 ) -> web.Application:
     """The signaling service as an aiohttp application (pass ``service`` to share one)."""
     settings = settings or SignalingSettings()
-    service = service or SignalingService(settings, ice_provider=ice_provider)
+    service = service or SignalingService(
+        settings, ice_provider=ice_provider, backend=backend_for(settings)
+    )
     static_dir = Path(settings.static_dir) if settings.static_dir else PACKAGE_STATIC
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICE] = service
@@ -236,9 +248,18 @@ def create_app(
     app.router.add_get(f"/board/{code}", _page(static_dir / "board.html"))
     if static_dir.is_dir():
         app.router.add_static("/static/", static_dir, follow_symlinks=False)
+    app.cleanup_ctx.append(_backend)
     app.cleanup_ctx.append(_idle_sweeper)
     app.on_shutdown.append(_close_everything)
     return app
+
+
+async def _backend(app: web.Application) -> AsyncIterator[None]:
+    """Connect the backend before serving (raises BackendUnavailable), close it last."""
+    service = app[SERVICE]
+    await service.start()
+    yield
+    await service.backend.close()
 
 
 async def _idle_sweeper(app: web.Application) -> AsyncIterator[None]:

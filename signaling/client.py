@@ -87,8 +87,12 @@ class SignalingClient:
             await self.ws.send_str(frame)
 
     async def receive(self, within: float | None = None) -> p.ServerMessage:
-        """The next message from the server; raises :class:`SignalingClosed` at close."""
-        msg = await self.ws.receive(timeout=within)
+        """The next message from the server; raises :class:`SignalingClosed` at close.
+
+        ``within`` is a deadline for the whole wait (TimeoutError after it): aiohttp's own
+        receive timeout starts again at every WebSocket ping the server sends."""
+        async with asyncio.timeout(within):
+            msg = await self.ws.receive()
         if msg.type is aiohttp.WSMsgType.TEXT:
             return p.decode_server(msg.data)
         if msg.type is aiohttp.WSMsgType.BINARY:

@@ -22,6 +22,12 @@ class SignalingMetrics:
         self.rejected: Counter[str] = Counter()  # by reason (error code or HTTP refusal)
         self.relayed_bytes = 0
         self.relayed_frames = 0
+        # Which backend this node uses, and (shared backends) its health and node-to-node bus.
+        self.backend = "memory"
+        self.node = "local"
+        self.backend_up = True
+        self.bus: Counter[str] = Counter()  # frames published to / received from other nodes
+        self.nodes_reaped = 0
 
     def render(self) -> str:
         """The Prometheus text exposition (version 0.0.4)."""
@@ -80,4 +86,24 @@ class SignalingMetrics:
             "Frames carried by the WebSocket data relay.",
             {"": self.relayed_frames},
         )
+        node = f'{{backend="{_escape(self.backend)}",node="{_escape(self.node)}"}}'
+        metric(
+            "quibble_signaling_backend_up",
+            "gauge",
+            "1 when the room backend (memory or Redis) is reachable from this node.",
+            {node: float(self.backend_up)},
+        )
+        if self.backend != "memory":
+            metric(
+                "quibble_signaling_bus_frames_total",
+                "counter",
+                "Frames exchanged with other nodes over Redis pub/sub, by direction.",
+                labelled("direction", self.bus),
+            )
+            metric(
+                "quibble_signaling_nodes_reaped_total",
+                "counter",
+                "Dead nodes whose clients this node took over.",
+                {"": self.nodes_reaped},
+            )
         return "\n".join(lines) + "\n"

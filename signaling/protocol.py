@@ -126,6 +126,7 @@ ErrorCode = Literal[
     "peer_offline",  # the addressed peer has no live socket right now
     "rate_limited",  # per-IP/per-socket budget exceeded; the message was dropped
     "relay_limited",  # the room's relay byte-rate cap was exceeded; the frame was dropped
+    "unavailable",  # the shared room store (Redis) is unreachable; nothing changed, retry
     "internal",
 ]
 ClosedReason = Literal[

@@ -2,31 +2,25 @@
 
 Relay frames are routed like any other signaling message (signaling/service.py); what is
 special about them is their volume, which this caps so one room cannot starve the others.
+The buckets come from the backend, so with Redis the cap holds for the room as a whole,
+whichever nodes its host and players are connected to.
 """
 
 from __future__ import annotations
 
-import time
-
-from signaling.limits import Clock, KeyedBuckets
+from signaling.backend import Limiter
 
 
 class RelayCap:
     """Per-room token buckets counted in payload bytes."""
 
-    def __init__(
-        self,
-        bytes_per_second: float,
-        burst_bytes: int,
-        max_rooms: int,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._buckets = KeyedBuckets(bytes_per_second, burst_bytes, max_rooms, clock)
+    def __init__(self, buckets: Limiter) -> None:
+        self._buckets = buckets
 
-    def allow(self, code: str, payload_bytes: int) -> bool:
+    async def allow(self, code: str, payload_bytes: int) -> bool:
         """Spend ``payload_bytes`` of room ``code``'s budget; False when over the cap."""
-        return self._buckets.take(code, payload_bytes)
+        return await self._buckets.take(code, payload_bytes)
 
-    def forget(self, code: str) -> None:
+    async def forget(self, code: str) -> None:
         """Drop a closed room's budget."""
-        self._buckets.forget(code)
+        await self._buckets.forget(code)

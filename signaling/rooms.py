@@ -1,8 +1,8 @@
-"""Rooms: codes, tokens and seats, kept behind :class:`RoomStore` (in memory for now).
+"""Rooms: codes, tokens and seats, kept behind :class:`RoomStore`.
 
 Only durable room facts live in the store (code, host token, seats and their tokens), so a
-shared backend (Redis, issue 9) can replace :class:`InMemoryRoomStore` without touching the
-service. Who is connected right now is the router's business (signaling/routing.py).
+shared backend (signaling/redis_store.py) can replace :class:`InMemoryRoomStore` without
+touching the service. Who is connected right now is the router's business (signaling/routing.py).
 """
 
 from __future__ import annotations
@@ -43,15 +43,20 @@ def clean_name(raw: str) -> str | None:
     return name[:MAX_NAME_CHARS] or None
 
 
+def name_candidate(wanted: str, n: int) -> str:
+    """The ``n``-th name to try for ``wanted``: itself, then "wanted 2", "wanted 3", ..."""
+    if n <= 1:
+        return wanted
+    suffix = f" {n}"
+    return wanted[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+
+
 def unique_name(wanted: str, taken: Iterable[str]) -> str:
     """``wanted``, or with a " 2", " 3", ... suffix when another seat has it (any case)."""
     taken_folded = {t.casefold() for t in taken}
-    if wanted.casefold() not in taken_folded:
-        return wanted
-    n = 2
+    n = 1
     while True:
-        suffix = f" {n}"
-        candidate = wanted[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        candidate = name_candidate(wanted, n)
         if candidate.casefold() not in taken_folded:
             return candidate
         n += 1
@@ -121,6 +126,14 @@ class RoomStore(Protocol):
         """How many rooms exist."""
         ...
 
+    def touch(self, code: str) -> None:
+        """Someone in room ``code`` was active (a shared store pushes its expiry back)."""
+        ...
+
+    async def idle_for(self, code: str) -> float | None:
+        """Seconds since room ``code`` was last active on any node; None if not tracked here."""
+        ...
+
 
 class InMemoryRoomStore:
     """The single-process store the embedded service uses."""
@@ -180,3 +193,10 @@ class InMemoryRoomStore:
     async def count_rooms(self) -> int:
         """See :meth:`RoomStore.count_rooms`."""
         return len(self._rooms)
+
+    def touch(self, code: str) -> None:
+        """One process: the service's own clock is the whole truth."""
+
+    async def idle_for(self, code: str) -> float | None:
+        """See :meth:`RoomStore.idle_for` (None: the service's local clock decides)."""
+        return None

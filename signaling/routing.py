@@ -1,8 +1,8 @@
 """Message delivery between the sockets of a room, behind :class:`Router`.
 
 An address is (room code, seat), the host being seat 0 (rooms.HOST_SEAT). The in-memory
-router holds this process's sockets; a Redis router (issue 9) would publish to the node that
-holds the addressed socket instead.
+router holds this process's sockets; the Redis router (signaling/redis_router.py) publishes to
+the node that holds the addressed socket instead.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ class Outbox(Protocol):
 class Router(Protocol):
     """Who is connected where, and delivery to them."""
 
-    async def attach(self, code: str, seat: int, outbox: Outbox) -> Outbox | None:
-        """Make ``outbox`` the live socket of (code, seat); returns the one it replaced."""
+    async def attach(self, code: str, seat: int, outbox: Outbox, replaced: str) -> bool:
+        """Make ``outbox`` the live socket of (code, seat).
+
+        A socket already there (on any node) is sent ``replaced`` and closed; returns True
+        when there was one.
+        """
         ...
 
     async def detach(self, code: str, seat: int, outbox: Outbox) -> bool:
@@ -46,6 +50,10 @@ class Router(Protocol):
         """The seats of ``code`` (0 = host) with a live socket."""
         ...
 
+    def is_local(self, code: str, seat: int) -> bool:
+        """True when (code, seat)'s live socket is on this node."""
+        ...
+
     async def close_seat(self, code: str, seat: int, frame: str, ws_code: int = 1000) -> bool:
         """Send a last frame to (code, seat), close and forget its socket."""
         ...
@@ -57,12 +65,16 @@ class InMemoryRouter:
     def __init__(self) -> None:
         self._rooms: dict[str, dict[int, Outbox]] = {}
 
-    async def attach(self, code: str, seat: int, outbox: Outbox) -> Outbox | None:
+    async def attach(self, code: str, seat: int, outbox: Outbox, replaced: str) -> bool:
         """See :meth:`Router.attach`."""
         members = self._rooms.setdefault(code, {})
         previous = members.get(seat)
         members[seat] = outbox
-        return previous if previous is not outbox else None
+        if previous is None or previous is outbox:
+            return False
+        previous.send(replaced)
+        previous.close()
+        return True
 
     async def detach(self, code: str, seat: int, outbox: Outbox) -> bool:
         """See :meth:`Router.detach`."""
@@ -82,6 +94,10 @@ class InMemoryRouter:
     async def connected_seats(self, code: str) -> list[int]:
         """See :meth:`Router.connected_seats`."""
         return sorted(self._rooms.get(code, {}))
+
+    def is_local(self, code: str, seat: int) -> bool:
+        """See :meth:`Router.is_local`."""
+        return seat in self._rooms.get(code, {})
 
     async def close_seat(self, code: str, seat: int, frame: str, ws_code: int = 1000) -> bool:
         """See :meth:`Router.close_seat`."""

@@ -10,6 +10,7 @@ from types import TracebackType
 from aiohttp import web
 
 from signaling.app import SERVICE, create_app
+from signaling.backend import Backend, backend_for
 from signaling.service import IceProvider, SignalingService
 from signaling.settings import SignalingSettings
 
@@ -24,11 +25,17 @@ class SignalingServer:
         ice_provider: IceProvider | None = None,
         host: str | None = None,
         port: int | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.settings = settings or SignalingSettings()
         self.host = host if host is not None else self.settings.bind
         self._wanted_port = port if port is not None else self.settings.port
-        self.app = create_app(self.settings, ice_provider)
+        service = SignalingService(
+            self.settings,
+            ice_provider=ice_provider,
+            backend=backend or backend_for(self.settings),
+        )
+        self.app = create_app(self.settings, service=service)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -49,7 +56,8 @@ class SignalingServer:
         return "ws" + self.url[4:] + "/ws"
 
     async def start(self) -> None:
-        """Bind and serve; raises OSError when the address is taken or not ours."""
+        """Connect the backend, bind and serve; raises BackendUnavailable (Redis not
+        reachable) or OSError (the address is taken or not ours)."""
         runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=5.0
         )

@@ -3,7 +3,9 @@
 :class:`SignalingService` takes decoded frames from :class:`Client` objects (one per
 WebSocket) and answers through each client's :class:`~signaling.routing.Outbox`. Durable room
 facts go to a :class:`~signaling.rooms.RoomStore`, delivery to a
-:class:`~signaling.routing.Router`, so both can be swapped for shared backends.
+:class:`~signaling.routing.Router`, the create/join/guess and relay budgets to limiters; a
+:class:`~signaling.backend.Backend` supplies all of them (in memory, or shared in Redis so
+that several nodes serve the same rooms).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from typing import Literal
 import msgspec
 
 from signaling import protocol as p
+from signaling.backend import Backend, BackendUnavailable, InMemoryBackend
 from signaling.limits import Clock, KeyedBuckets, TokenBucket
 from signaling.metrics import SignalingMetrics
 from signaling.relay import RelayCap
 from signaling.rooms import (
     HOST_SEAT,
-    InMemoryRoomStore,
     RoomFullError,
     RoomStore,
     SeatRecord,
@@ -32,7 +34,7 @@ from signaling.rooms import (
     is_room_code,
     new_token,
 )
-from signaling.routing import InMemoryRouter, Outbox, Router
+from signaling.routing import Outbox, Router
 from signaling.settings import SignalingSettings
 from turn.ice_servers import IceServer
 
@@ -92,26 +94,50 @@ class SignalingService:
         ice_provider: IceProvider | None = None,
         store: RoomStore | None = None,
         router: Router | None = None,
+        backend: Backend | None = None,
         metrics: SignalingMetrics | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         s = settings
         self.settings = s
         self.ice_provider: IceProvider = ice_provider or no_ice_servers
-        self.store: RoomStore = store or InMemoryRoomStore()
-        self.router: Router = router or InMemoryRouter()
+        self.backend: Backend = backend or InMemoryBackend(store, router, clock)
+        self.store: RoomStore = self.backend.store
+        self.router: Router = self.backend.router
         self.metrics = metrics or SignalingMetrics()
+        self.metrics.backend, self.metrics.node = self.backend.name, self.backend.node_id
         self._clock = clock
         self.clients: set[Client] = set()
         self._sockets_per_ip: dict[str, int] = {}
         self._rooms: dict[str, _LiveRoom] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shutting_down = False
         ips = s.max_tracked_ips
-        self._creates = KeyedBuckets(s.create_rate, s.create_burst, ips, clock)
-        self._joins = KeyedBuckets(s.join_rate, s.join_burst, ips, clock)
-        self._guesses = KeyedBuckets(s.join_failure_rate, s.join_failure_burst, ips, clock)
+        limiter = self.backend.limiter
+        # Shared across nodes (with Redis): a guesser must not get a budget per node.
+        self._creates = limiter("create", s.create_rate, s.create_burst, ips)
+        self._joins = limiter("join", s.join_rate, s.join_burst, ips)
+        self._guesses = limiter("guess", s.join_failure_rate, s.join_failure_burst, ips)
+        self._relay = RelayCap(
+            limiter("relay", s.relay_bytes_per_second, s.relay_burst_bytes, s.max_rooms)
+        )
+        # Per node: protects this node's loop; a shared count would cost a round trip a frame.
         self._ip_messages = KeyedBuckets(s.ip_message_rate, s.ip_message_burst, ips, clock)
-        self._relay = RelayCap(s.relay_bytes_per_second, s.relay_burst_bytes, s.max_rooms, clock)
+
+    async def start(self) -> None:
+        """Connect the backend; raises BackendUnavailable when it cannot be reached."""
+        await self.backend.start(self.metrics, self.peer_lost)
+
+    async def peer_lost(self, code: str, seat: int) -> None:
+        """A client's node died (the backend found out): act as if its socket had closed."""
+        if seat == HOST_SEAT:
+            if code not in self._rooms:
+                self._rooms[code] = _LiveRoom(self._clock())
+                self.metrics.rooms = len(self._rooms)
+            await self._host_away(code)
+        else:
+            log.info("room %s seat %d: its node is gone", code, seat)
+            await self._to_host(code, p.PeerLeft(seat=seat, reason="disconnected"))
 
     # ---- connections ------------------------------------------------------------------
 
@@ -143,6 +169,8 @@ class SignalingService:
         else:
             self._sockets_per_ip.pop(client.ip, None)
         self.metrics.clients = len(self.clients)
+        if self._shutting_down and self.backend.name != "memory":
+            return  # other nodes take this node's clients over (see close_all)
         if client.role == "player":
             if await self.router.detach(client.code, client.seat, client.outbox):
                 log.info("%s disconnected", client.label())
@@ -183,6 +211,12 @@ class SignalingService:
         except p.ProtocolError as error:
             error.about = error.about or tag
             self._reject(client, error)
+        except BackendUnavailable as exc:
+            # Nothing was changed (or the change is retried whole): the client may retry.
+            log.warning("%s: %s refused, backend unavailable: %s", client.label(), tag, exc)
+            self._reject(
+                client, p.ProtocolError("unavailable", "rooms are unreachable; retry soon", tag)
+            )
         except Exception:
             # A bug here must cost one message, not the socket or anyone else's room.
             log.exception("%s: failed handling %s", client.label(), tag)
@@ -235,8 +269,8 @@ class SignalingService:
 
     # ---- handshake --------------------------------------------------------------------
 
-    def _guess_failed(self, ip: str) -> None:
-        self._guesses.take(ip)
+    async def _guess_failed(self, ip: str) -> None:
+        await self._guesses.take(ip)
 
     def _ice_for(self, client_id: str) -> list[IceServer]:
         try:
@@ -247,7 +281,7 @@ class SignalingService:
 
     async def _create(self, client: Client, message: p.Create) -> None:
         s = self.settings
-        if not self._creates.take(client.ip):
+        if not await self._creates.take(client.ip):
             raise _refuse("rate_limited", "too many rooms created from this address")
         if (message.code is None) != (message.host_token is None):
             raise _refuse("bad_message", "resuming a room needs both code and host_token")
@@ -262,12 +296,12 @@ class SignalingService:
             self.metrics.rooms_created += 1
         else:
             code = message.code.upper()
-            if not self._guesses.has(client.ip):
+            if not await self._guesses.has(client.ip):
                 raise _refuse("rate_limited", "too many wrong codes or tokens from this address")
             room = await self.store.get_room(code)
             if room is not None:
                 if not secrets.compare_digest(room.host_token, message.host_token):
-                    self._guess_failed(client.ip)
+                    await self._guess_failed(client.ip)
                     raise _refuse("bad_token", f"that is not room {code}'s host token")
                 resumed = True
             else:
@@ -282,12 +316,13 @@ class SignalingService:
                 self.metrics.rooms_created += 1
         client.role, client.code, client.seat = "host", room.code, HOST_SEAT
         client.bucket = TokenBucket(s.host_message_rate, s.host_message_burst)
-        replaced = await self.router.attach(room.code, HOST_SEAT, client.outbox)
-        if replaced is not None:
-            replaced.send(p.encode(p.RoomClosed(reason="replaced")))
-            replaced.close()
+        replaced = await self.router.attach(
+            room.code, HOST_SEAT, client.outbox, p.encode(p.RoomClosed(reason="replaced"))
+        )
+        # The host was away (grace running here or on another node) unless a live socket of
+        # it was just replaced; a room re-created from scratch had no one waiting for it.
+        was_away = resumed and not replaced
         live = self._rooms.get(room.code)
-        was_away = live is not None and live.grace is not None
         if live is None:
             live = self._rooms[room.code] = _LiveRoom(self._clock())
         self._touch(room.code)
@@ -340,19 +375,19 @@ class SignalingService:
 
     async def _join(self, client: Client, message: p.Join) -> None:
         code = message.code.upper()
-        if not self._joins.take(client.ip):
+        if not await self._joins.take(client.ip):
             raise _refuse("rate_limited", "too many joins from this address")
-        if not self._guesses.has(client.ip):
+        if not await self._guesses.has(client.ip):
             raise _refuse("rate_limited", "too many wrong codes or tokens from this address")
         room = await self.store.get_room(code)
         if room is None:
-            self._guess_failed(client.ip)
+            await self._guess_failed(client.ip)
             raise _refuse("room_not_found", f"no room {code} (check the code; is the host up?)")
         resumed = message.seat_token is not None
         if message.seat_token is not None:
             record = room.seat_by_token(message.seat_token)
             if record is None:
-                self._guess_failed(client.ip)
+                await self._guess_failed(client.ip)
                 raise _refuse("bad_token", f"that seat token is not valid in room {code}")
         else:
             name = clean_name(message.name)
@@ -372,10 +407,9 @@ class SignalingService:
             record.seat,
             record.name,
         )
-        replaced = await self.router.attach(code, record.seat, client.outbox)
-        if replaced is not None:
-            replaced.send(p.encode(p.RoomClosed(reason="replaced")))
-            replaced.close()
+        await self.router.attach(
+            code, record.seat, client.outbox, p.encode(p.RoomClosed(reason="replaced"))
+        )
         self._touch(code)
         self.metrics.joins["resumed" if resumed else "new"] += 1
         host_connected = HOST_SEAT in await self.router.connected_seats(code)
@@ -416,7 +450,7 @@ class SignalingService:
             out = msgspec.structs.replace(message, seat=client.seat)
         if isinstance(message, p.Relay):
             size = len(message.data.encode("utf-8"))
-            if not self._relay.allow(code, size):
+            if not await self._relay.allow(code, size):
                 raise _refuse("relay_limited", f"room {code} is over its relay byte rate")
             self.metrics.relayed_bytes += size
             self.metrics.relayed_frames += 1
@@ -458,6 +492,7 @@ class SignalingService:
         live = self._rooms.get(code)
         if live is not None:
             live.last_activity = self._clock()
+        self.store.touch(code)
 
     async def _to_host(self, code: str, message: p.Message) -> bool:
         return await self.router.deliver(code, HOST_SEAT, p.encode(message))
@@ -489,6 +524,10 @@ class SignalingService:
         live.grace = None
         if HOST_SEAT not in await self.router.connected_seats(code):
             await self.close_room(code, "host-timeout")
+        elif not self.router.is_local(code, HOST_SEAT):
+            # The host came back through another node, which keeps the room's clock now.
+            self._rooms.pop(code, None)
+            self.metrics.rooms = len(self._rooms)
 
     async def close_room(self, code: str, reason: p.ClosedReason) -> None:
         """End a room: every socket in it gets ``room-closed`` and is closed."""
@@ -499,7 +538,7 @@ class SignalingService:
         frame = p.encode(p.RoomClosed(reason=reason))
         for seat in await self.router.connected_seats(code):
             await self.router.close_seat(code, seat, frame)
-        self._relay.forget(code)
+        await self._relay.forget(code)
         self.metrics.rooms_closed[reason] += 1
         self.metrics.rooms = len(self._rooms)
         log.info("room %s closed: %s", code, reason)
@@ -507,19 +546,38 @@ class SignalingService:
     async def sweep_idle(self) -> int:
         """Close rooms quiet for longer than the idle timeout; returns how many."""
         now = self._clock()
-        idle = [
-            code
-            for code, live in self._rooms.items()
-            if now - live.last_activity > self.settings.idle_timeout
-        ]
+        timeout = self.settings.idle_timeout
+        idle = [code for code, live in self._rooms.items() if now - live.last_activity > timeout]
+        closed = 0
         for code in idle:
+            # Players on other nodes may have kept the room busy: ask the shared store.
+            ago = await self.store.idle_for(code)
+            live = self._rooms.get(code)
+            if ago is not None and ago <= timeout and live is not None:
+                live.last_activity = now - ago
+                continue
             await self.close_room(code, "idle")
-        return len(idle)
+            closed += 1
+        return closed
 
     async def close_all(self) -> None:
-        """Server shutdown: close every room, then every socket still open."""
-        for code in list(self._rooms):
-            await self.close_room(code, "shutdown")
+        """Server shutdown: close every room, then every socket still open.
+
+        With a shared backend the rooms outlive this node: its sockets close with 1001
+        (going away) so clients reconnect to another node, and the other nodes, seeing this
+        one gone, tell each room's other side and keep the host's grace period.
+        """
+        self._shutting_down = True
+        if self.backend.name == "memory":
+            for code in list(self._rooms):
+                await self.close_room(code, "shutdown")
+        waiting = [code for code, live in self._rooms.items() if live.grace is not None]
+        for code in waiting:
+            grace = self._rooms[code].grace
+            if grace is not None:
+                grace.cancel()
+        if waiting:
+            await self.backend.hand_over(waiting)
         for client in list(self.clients):
             client.outbox.close(1001)
         for task in list(self._tasks):

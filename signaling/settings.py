@@ -62,6 +62,13 @@ class SignalingSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
     trust_forwarded_for: bool = False
     static_dir: str | None = None
     max_tracked_ips: Count = 10_000
+    # Several nodes sharing rooms (`quibble signal --redis URL`); None: this process alone.
+    redis_url: str | None = None
+    redis_prefix: Annotated[str, msgspec.Meta(max_length=64)] = "quibble:"
+    # A node renews its liveness key this often; others take its clients over once the key
+    # has not been renewed for node_timeout.
+    node_heartbeat: Positive = 1.0
+    node_timeout: Positive = 4.0
 
 
 class SettingsError(ValueError):

@@ -99,3 +99,18 @@ async def test_quibble_signal_serves_until_terminated() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_redis_without_its_package_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from peer import exit_codes
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    assert main(["signal", "--redis", "redis://127.0.0.1:1/0", "--port", "0"]) == exit_codes.USAGE
+    assert "pip install 'quibble-race[redis]'" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import msgspec
@@ -15,6 +16,7 @@ from turn.config import (
     ice_settings_from_args,
     parse_ice_url,
     select_for_aiortc,
+    settings_from_servers,
     to_rtc_configuration,
 )
 from turn.credentials import rest_password
@@ -169,6 +171,95 @@ def test_relay_only_from_file_or_flag(tmp_path: Path) -> None:
     assert settings(["--config", path], env).relay_only
 
 
+# Every setting, every combination of the three sources: the last source that names the
+# setting wins, and a source that says nothing leaves the earlier value alone.
+SOURCES = ("file", "env", "flags")
+TURN_CREDS = {"turn": "turn:t.example.org", "secret": "shared-secret-1234"}
+
+
+def _source_values(kind: str, source: str) -> tuple[str, dict[str, str], list[str]]:
+    """(TOML lines, environment, flags) that set ``kind`` to a value naming ``source``."""
+    host = f"{source}.example.org"
+    if kind == "stun":
+        return (f'stun = ["stun:{host}"]', {"QUIBBLE_STUN": f"stun:{host}"},
+                ["--stun", f"stun:{host}"])
+    if kind == "turn":
+        return (f'turn = ["turn:{host}"]', {"QUIBBLE_TURN": f"turn:{host}"},
+                ["--turn", f"turn:{host}"])
+    if kind == "ttl":
+        ttl = str(600 + SOURCES.index(source))
+        return f"turn_ttl = {ttl}", {"QUIBBLE_TURN_TTL": ttl}, ["--turn-ttl", ttl]
+    if kind == "secret":
+        secret = f"{source}-secret-123"
+        return (f'turn_secret = "{secret}"', {"QUIBBLE_TURN_SECRET": secret},
+                ["--turn-secret", secret])
+    assert kind == "user"
+    return (f'turn_user = "{source}-user"\nturn_pass = "{source}-pass"',
+            {"QUIBBLE_TURN_USER": f"{source}-user", "QUIBBLE_TURN_PASS": f"{source}-pass"},
+            ["--turn-user", f"{source}-user", "--turn-pass", f"{source}-pass"])
+
+
+def _read_back(kind: str, ice: IceSettings) -> str:
+    if kind == "stun":
+        return ice.stun[0].host.split(".")[0]
+    if kind == "turn":
+        return ice.turn[0].host.split(".")[0]
+    if kind == "ttl":
+        return SOURCES[ice.ttl - 600]
+    if kind == "secret":
+        return (ice.secret or "").split("-")[0]
+    return (ice.user or "").split("-")[0]
+
+
+@pytest.mark.parametrize("kind", ["stun", "turn", "ttl", "secret", "user"])
+@pytest.mark.parametrize(
+    "present",
+    [combo for n in (1, 2, 3) for combo in itertools.combinations(SOURCES, n)],
+    ids=lambda combo: "+".join(combo),
+)
+def test_the_last_source_naming_a_setting_wins(
+    tmp_path: Path, kind: str, present: tuple[str, ...]
+) -> None:
+    toml = ["[ice]"]
+    env: dict[str, str] = {}
+    argv: list[str] = []
+    if kind != "turn":  # a TURN URL (and credentials for it) from the lowest source
+        toml.append(f'turn = ["{TURN_CREDS["turn"]}"]')
+    if kind not in ("secret", "user"):
+        toml.append(f'turn_secret = "{TURN_CREDS["secret"]}"')
+    for source in present:
+        lines, variables, flags = _source_values(kind, source)
+        if source == "file":
+            toml.append(lines)
+        elif source == "env":
+            env.update(variables)
+        else:
+            argv += flags
+    path = write_toml(tmp_path, "\n".join(toml) + "\n")
+    ice = settings(["--config", path, *argv], env)
+    assert _read_back(kind, ice) == present[-1]
+    if kind == "secret":
+        assert ice.user is None and ice.password is None
+    if kind == "user":
+        assert ice.secret is None and ice.password == f"{present[-1]}-pass"
+
+
+def test_no_relay_only_flag_overrides_the_file(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[ice]\nturn = ["turn:t.example.org"]\n'
+                      'turn_secret = "file-secret-1234"\nrelay_only = true\n')
+    assert settings(["--config", path]).relay_only
+    assert not settings(["--config", path, "--no-relay-only"]).relay_only
+    off = write_toml(tmp_path, '[ice]\nturn = ["turn:t.example.org"]\n'
+                     'turn_secret = "file-secret-1234"\nrelay_only = false\n')
+    assert settings(["--config", off, "--relay-only"]).relay_only
+
+
+def test_an_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[ice]\nstun = ["stun:file.example.org"]\n')
+    ice = settings(["--config", path], {"QUIBBLE_STUN": "", "QUIBBLE_TURN_SECRET": ""})
+    assert [u.host for u in ice.stun] == ["file.example.org"] and ice.secret is None
+
+
 def test_other_tables_in_the_file_are_left_to_other_commands(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[host]\nport = 8080\n[ice]\nstun = ["stun:s.example.org"]\n')
     assert [u.host for u in settings(["--config", path]).stun] == ["s.example.org"]
@@ -205,6 +296,23 @@ def test_other_tables_in_the_file_are_left_to_other_commands(tmp_path: Path) -> 
         ([], {"QUIBBLE_STUN": "stun:ok.example.org,http://x"}, "QUIBBLE_STUN: unknown scheme"),
         ([a for i in range(9) for a in ("--stun", f"stun:s{i}.example.org")], {},
          "more than 8 STUN URLs"),
+        ([a for i in range(9) for a in ("--turn", f"turn:t{i}.example.org")]
+         + ["--turn-secret", SECRET], {}, "more than 8 TURN URLs"),
+        (["--stun", ""], {}, "--stun: empty URL"),
+        ([], {"QUIBBLE_TURN": "turn:t.example.org:x", "QUIBBLE_TURN_SECRET": SECRET},
+         "QUIBBLE_TURN: 'turn:t.example.org:x': port 'x'"),
+        ([], {"QUIBBLE_TURN": "turn:t.example.org", "QUIBBLE_TURN_PASS": "p"},
+         "QUIBBLE_TURN_PASS needs QUIBBLE_TURN_USER"),
+        ([], {"QUIBBLE_TURN": "turn:t.example.org", "QUIBBLE_TURN_SECRET": "bell\x07bell-x"},
+         "QUIBBLE_TURN_SECRET: contains control characters"),
+        ([], {"QUIBBLE_TURN": "turn:t.example.org", "QUIBBLE_TURN_SECRET": "a#b-secret"},
+         "may not contain spaces, quotes or '#'"),
+        (["--turn", "turn:t.example.org", "--turn-secret", "x" * 300], {},
+         "--turn-secret: length 300"),
+        (["--turn", "turn:t.example.org", "--turn-user", "u" * 300, "--turn-pass", "p"], {},
+         "--turn-user: length 300"),
+        ([], {"QUIBBLE_TURN": "turn:t.example.org", "QUIBBLE_TURN_SECRET": SECRET,
+              "QUIBBLE_TURN_TTL": "9999999"}, "QUIBBLE_TURN_TTL: 9999999 s is outside"),
     ],
 )
 def test_bad_settings_get_a_clear_error(argv: list[str], env: dict[str, str], names: str) -> None:
@@ -221,6 +329,18 @@ def test_bad_settings_get_a_clear_error(argv: list[str], env: dict[str, str], na
         ('[ice]\nstunn = ["stun:s.example.org"]', "unknown field `stunn`"),
         ('[ice]\nstun = ["http://s.example.org"]', "[ice] stun: unknown scheme"),
         ("[ice]\nrelay_only = 1", "at 'relay_only'"),
+        ('[ice]\nstun = [1]', "Expected `str`, got `int` - at 'stun[0]'"),
+        ('[ice]\nturn = [' + ",".join(f'"turn:t{i}.example.org"' for i in range(9))
+         + ']\nturn_secret = "file-secret-1234"', "length <= 8 - at 'turn'"),
+        ('[ice]\nturn = ["turn:t.example.org"]', "[ice] turn: a TURN server needs credentials"),
+        ('[ice]\nturn = ["turn:t.example.org"]\nturn_user = "u"', "turn_user needs"),
+        ('[ice]\nturn = ["turn:t.example.org"]\nturn_secret = ""',
+         "[ice] turn_secret: length 0"),
+        ('[ice]\nturn = ["turn:t.example.org"]\nturn_secret = "file-secret-1234"\n'
+         'turn_pass = "p"', "give either a shared secret"),
+        ('[ice]\nturn = ["turn:t.example.org"]\nturn_secret = "file-secret-1234"\n'
+         "turn_ttl = 10", "[ice] turn_ttl: 10 s is outside"),
+        ('[ice]\nstun = ["turn:t.example.org"]', "[ice] stun: 'turn:t.example.org' is a TURN"),
     ],
 )
 def test_bad_config_files_get_a_clear_error(tmp_path: Path, text: str, names: str) -> None:
@@ -356,3 +476,19 @@ def test_select_for_aiortc_cuts_a_signaling_list_down_on_purpose() -> None:
     assert relay.urls == ["turns:turn.example.org:443?transport=tcp"]
     junk = [IceServer(urls=["http://nope", "turn:no-creds.example.org"])]
     assert select_for_aiortc(junk) == []
+
+
+def test_settings_from_a_handed_out_list_keep_its_urls_and_credential() -> None:
+    servers = [
+        *full_settings().servers_for_client("p", 0),
+        IceServer(urls=["turn:other.example.org"], username="x", credential="y"),
+        IceServer(urls=["http://nope", "stun:stun2.example.org"]),
+    ]
+    ice = settings_from_servers(servers)
+    assert [str(u) for u in ice.stun] == ["stun:stun.example.org:3478",
+                                          "stun:stun2.example.org:3478"]
+    assert [u.turn_path for u in ice.turn] == ["udp", "tcp", "tls"]  # the first credential's
+    assert (ice.user, ice.password) == (servers[1].username, servers[1].credential)
+    assert ice.secret is None
+    assert settings_from_servers([]).is_empty
+    assert not settings_from_servers(servers[:1], relay_only=True).relay_only  # no TURN

@@ -382,6 +382,43 @@ def select_for_aiortc(
     return chosen
 
 
+def settings_from_servers(
+    servers: Sequence[IceServer], *, relay_only: bool = False
+) -> IceSettings:
+    """IceSettings from a handed-out server list, e.g. what the signaling service gives.
+
+    Its STUN URLs, and the TURN URLs of the first entry that carries credentials, with
+    those (static) credentials; URLs that do not parse are skipped, at most MAX_URLS each.
+    A player who holds no secret can so probe exactly the servers it would be given.
+    """
+    stun: list[IceUrl] = []
+    turn: list[IceUrl] = []
+    creds: tuple[str, str] | None = None
+    for server in servers:
+        for text in server.urls:
+            try:
+                url = parse_ice_url(text)
+            except ConfigError:
+                continue
+            if url.scheme == "stun":
+                if url not in stun:
+                    stun.append(url)
+                continue
+            if server.username is None or server.credential is None:
+                continue
+            if creds is None:
+                creds = (server.username, server.credential)
+            if creds == (server.username, server.credential) and url not in turn:
+                turn.append(url)
+    return IceSettings(
+        stun=tuple(stun[:MAX_URLS]),
+        turn=tuple(turn[:MAX_URLS]),
+        user=creds[0] if creds else None,
+        password=creds[1] if creds else None,
+        relay_only=relay_only and bool(turn),
+    )
+
+
 def to_rtc_configuration(servers: Sequence[IceServer], relay_only: bool) -> RTCConfiguration:
     """An aiortc RTCConfiguration with exactly ``servers`` (``[]`` on a LAN, never None).
 
@@ -482,8 +519,9 @@ def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
         "env QUIBBLE_TURN_TTL)",
     )
     group.add_argument(
-        "--relay-only", action="store_true", default=None,
-        help="use only TURN relay candidates (iceTransportPolicy relay), to test or force it",
+        "--relay-only", action=argparse.BooleanOptionalAction, default=None,
+        help="use only TURN relay candidates (iceTransportPolicy relay), to test or force it; "
+        "--no-relay-only overrides relay_only = true in --config",
     )
 
 
@@ -597,8 +635,9 @@ def _layer_from_args(args: argparse.Namespace) -> _Layer:
     ttl = getattr(args, "turn_ttl", None)
     if ttl is not None:
         layer.ttl = (str(ttl), "--turn-ttl")
-    if getattr(args, "relay_only", None):
-        layer.relay_only = True
+    relay_only = getattr(args, "relay_only", None)
+    if relay_only is not None:
+        layer.relay_only = bool(relay_only)
     return layer
 
 

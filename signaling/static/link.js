@@ -2,6 +2,7 @@
 // connected within a bound, the signaling WebSocket relay) -> game hello/welcome, heartbeat
 // and RTT, and automatic reconnection with the seat tokens kept in localStorage.
 
+import { DeltaError, ViewTracker } from "./delta.js";
 import { PeerLink, PATH_LABELS, explainIce } from "./rtc.js";
 import { SignalingSocket, signalingUrl } from "./signaling.js";
 import { FrameReader, PROTOCOL_VERSION, toFrames } from "./wire.js";
@@ -9,6 +10,7 @@ import { FrameReader, PROTOCOL_VERSION, toFrames } from "./wire.js";
 const PING_INTERVAL_MS = 2000;
 const SILENT_AFTER_MS = 6000; // the host pings every second: this much silence means gone
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const RESYNC_TIMEOUT_MS = 5000; // the host answers a resync on its next tick
 export const DEFAULT_ICE_TIMEOUT_MS = 6000; // the same bound as `quibble join --ice-timeout`
 
 // Signaling errors after which retrying cannot help: shown, and the link stops.
@@ -94,6 +96,9 @@ export class GameLink extends EventTarget {
     this.peer = null;
     this.transport = null; // "peer" | "relay" | null
     this.reader = new FrameReader();
+    this.views = new ViewTracker();
+    this.resyncing = false; // asked the host for a whole view; deltas are ignored until it comes
+    this.resyncs = 0; // how many times (for tests and the status page)
     this.chunkId = 0;
     this.pingId = 0;
     this.lastHeard = 0;
@@ -193,6 +198,12 @@ export class GameLink extends EventTarget {
       // join it afresh. The game seat is the host's to give back, with the game token.
       this.store.clear("signalingToken");
       this.lost("The room was re-opened; joining it again.");
+    } else if (msg.code === "unavailable") {
+      // The server's room store (Redis) is down for a moment; nothing changed. Before the
+      // game link is up, the refused join/offer/candidate means starting again shortly (the
+      // backoff begins at 0.5 s); a live link carries on and just says so.
+      if (this.transport === null) this.lost("The room server is briefly unavailable; retrying.");
+      else this.setStatus({ detail: ["Signaling server: rooms briefly unavailable; retrying."] });
     } else if (msg.code === "room_not_found") {
       this.lost(`No room ${this.code} here (yet): retrying, in case the host is restarting.`);
     } else if (FATAL_SIGNALING[msg.code]) {
@@ -270,6 +281,8 @@ export class GameLink extends EventTarget {
   sayHello(path) {
     this.lastHeard = performance.now();
     this.reader = new FrameReader();
+    this.views.reset(); // a new connection starts with a whole view after its welcome
+    this.resyncing = false;
     this.setStatus({ stage: "hello", path, text: "Taking a seat…" });
     if (this.role === "board") {
       this.sendFrame({ type: "watch", version: PROTOCOL_VERSION });
@@ -314,6 +327,29 @@ export class GameLink extends EventTarget {
           this.onConnected();
         }
         break;
+      case "view":
+        try {
+          msg = { ...msg, view: this.views.full(msg) };
+        } catch (err) {
+          if (!(err instanceof DeltaError)) throw err;
+          this.lost(`a bad view from the host (${err.message})`);
+          return;
+        }
+        this.resyncing = false; // the whole view we asked for (or a new connection's first)
+        clearTimeout(this.resyncTimer);
+        break;
+      case "delta":
+        // Deltas on a view we no longer hold: the whole one we asked for is on its way.
+        if (this.resyncing) return;
+        // Listeners get the whole view either way: a delta becomes the view it leads to.
+        try {
+          msg = { type: "view", view: this.views.delta(msg), seq: msg.seq, deadline_ms: msg.deadline_ms ?? null };
+        } catch (err) {
+          if (!(err instanceof DeltaError)) throw err;
+          this.resync(err.message);
+          return;
+        }
+        break;
       case "bye":
         this.onBye(msg);
         return;
@@ -321,6 +357,25 @@ export class GameLink extends EventTarget {
         break;
     }
     this.dispatchEvent(new CustomEvent("message", { detail: msg }));
+  }
+
+  /**
+   * A delta did not follow (a frame was lost, or it did not fit the view we hold): ask the
+   * host for a whole view, as the Python player does, and ignore deltas until it arrives.
+   * Should it not come, reconnecting gets one too.
+   */
+  resync(reason) {
+    console.warn("view out of step: asking for a whole view", reason);
+    this.resyncs++;
+    this.resyncing = true;
+    if (!this.sendFrame({ type: "resync" })) {
+      this.lost("the view fell out of step; fetching it again");
+      return;
+    }
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = this.later(() => {
+      if (this.resyncing) this.lost("the host did not resend the view; fetching it again");
+    }, RESYNC_TIMEOUT_MS);
   }
 
   async onConnected() {

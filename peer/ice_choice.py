@@ -1,0 +1,44 @@
+"""The STUN/TURN servers one aiortc peer (the host or a Python player) uses, chosen on purpose.
+
+aiortc keeps only the first STUN and the first TURN URL it is given and drops the rest
+silently, so whichever URL an operator happened to list first would win. The choice is made
+here instead, by turn.config's rule: TURN over UDP, else TCP, else TLS (``prefer`` first when
+given, e.g. what `quibble doctor` found works), no UDP server at all when ``udp_blocked``,
+no STUN in relay-only mode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from turn.config import IceSettings, TurnPath, select_for_aiortc
+from turn.ice_servers import IceServer
+
+
+def aiortc_servers_for(
+    ice: IceSettings,
+    handed_out: Sequence[IceServer],
+    client_id: str,
+    *,
+    prefer: TurnPath | None = None,
+    udp_blocked: bool = False,
+    now: float | None = None,
+) -> list[IceServer]:
+    """At most one STUN and one TURN server for an aiortc peer.
+
+    Locally configured servers (``ice``: flags, env, --config) win; they carry the
+    credentials. Without them, the full list the signaling service handed out
+    (``handed_out``, the list a browser gets) is cut down by select_for_aiortc.
+    ``client_id`` names the peer in freshly issued TURN REST credentials.
+    """
+    if not ice.is_empty:
+        return ice.aiortc_servers(
+            client_id,
+            time.time() if now is None else now,
+            prefer=prefer,
+            udp_blocked=udp_blocked,
+        )
+    return select_for_aiortc(
+        handed_out, prefer=prefer, udp_blocked=udp_blocked, relay_only=ice.relay_only
+    )
