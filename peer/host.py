@@ -25,9 +25,9 @@ from game.actions import HOST_ONLY, Action, AddPlayer, SetConnected, StartGame, 
 from game.engine import phase_key
 from peer import protocol as p
 from peer.journal import Journal, SeatRecord, state_digest
-from peer.rate_limit import TokenBucket
 from peer.transport import Path, Transport, TransportClosed
 from peer.view_delta import FieldDiffs, diff_views
+from signaling.limits import TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -207,6 +207,7 @@ HostFrame = Welcome | ViewFrame | ViewDelta | PublicViewFrame | Rejected | Ping 
 _encoder: Final = msgspec.json.Encoder()
 PLAYER_FRAME_DECODER: Final = msgspec.json.Decoder(PlayerFrame)
 HOST_FRAME_DECODER: Final = msgspec.json.Decoder(HostFrame)
+_F = TypeVar("_F")
 
 
 class FrameError(ValueError):
@@ -253,26 +254,24 @@ def _check_size(frame: str | bytes) -> None:
         raise FrameError("too_large", f"frame larger than {MAX_FRAME_BYTES} bytes")
 
 
-def decode_player_frame(frame: str | bytes) -> PlayerFrame:
-    """Decode a frame a player sent; raises :class:`FrameError` on anything malformed."""
+def _decode_frame(decoder: msgspec.json.Decoder[_F], frame: str | bytes) -> _F:
     _check_size(frame)
     try:
-        return PLAYER_FRAME_DECODER.decode(frame)
+        return decoder.decode(frame)
     except msgspec.ValidationError as exc:
         raise FrameError("invalid", str(exc)[:300]) from None
     except msgspec.DecodeError as exc:
         raise FrameError("malformed", str(exc)[:300]) from None
+
+
+def decode_player_frame(frame: str | bytes) -> PlayerFrame:
+    """Decode a frame a player sent; raises :class:`FrameError` on anything malformed."""
+    return _decode_frame(PLAYER_FRAME_DECODER, frame)
 
 
 def decode_host_frame(frame: str | bytes) -> HostFrame:
     """Decode a frame the host sent; raises :class:`FrameError` on anything malformed."""
-    _check_size(frame)
-    try:
-        return HOST_FRAME_DECODER.decode(frame)
-    except msgspec.ValidationError as exc:
-        raise FrameError("invalid", str(exc)[:300]) from None
-    except msgspec.DecodeError as exc:
-        raise FrameError("malformed", str(exc)[:300]) from None
+    return _decode_frame(HOST_FRAME_DECODER, frame)
 
 
 class Reassembler:

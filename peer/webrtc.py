@@ -16,9 +16,10 @@ server costs a LAN join at most ``gather_within_s`` (host candidates need no ser
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
@@ -35,12 +36,39 @@ CHANNEL_LABEL = "quibble"
 DEFAULT_GATHER_S = 2.0
 
 
-def classify_pair(local_type: str, remote_type: str) -> Path:
-    """The path of a candidate pair: relay if either end relays, srflx if either is mapped."""
+# Private, link-local and unique-local ranges: a peer-reflexive address in one of them is a
+# machine on this LAN, not a NAT's public mapping.
+_LAN_NETWORKS: Final = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+              "fc00::/7", "fe80::/10")
+)
+
+
+def is_lan_address(address: str | None) -> bool:
+    """Whether ``address`` is a private, link-local or unique-local IP address."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in net for net in _LAN_NETWORKS)
+
+
+def classify_pair(local_type: str, remote_type: str, remote_address: str | None = None) -> Path:
+    """The path of a candidate pair: relay if either end relays, srflx if either is mapped.
+
+    A browser hides its host candidates behind mDNS ``.local`` names, so on a LAN the host
+    learns the browser's real address only from its checks, as a peer-reflexive candidate: a
+    LAN address there, against our own host candidate, is a direct path, not a NAT mapping.
+    """
     types = {local_type, remote_type}
     if "relay" in types:
         return "relay"
-    if types & {"srflx", "prflx"}:
+    if "srflx" in types:
+        return "srflx"
+    if "prflx" in types:
+        if local_type == "host" and remote_type == "prflx" and is_lan_address(remote_address):
+            return "host"
         return "srflx"
     if types == {"host"}:
         return "host"
@@ -58,7 +86,8 @@ def nominated_path(pc: RTCPeerConnection) -> Path:
     if not pairs:
         return "unknown"
     pair = pairs[0]
-    return classify_pair(pair.local_candidate.type, pair.remote_candidate.type)
+    remote = pair.remote_candidate
+    return classify_pair(pair.local_candidate.type, remote.type, getattr(remote, "host", None))
 
 
 class DataChannelTransport(Transport):

@@ -23,14 +23,14 @@ from signaling.rooms import (
     RoomFullError,
     RoomRecord,
     SeatRecord,
+    code_candidates,
+    copy_seats,
     name_candidate,
-    new_room_code,
     new_token,
 )
 
 # What a lost or hung Redis raises; callers see BackendUnavailable instead.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-_CODE_ATTEMPTS = 64
 _NAME_WINDOW = 8  # candidate names sent per attempt ("Ana", "Ana 2", ... "Ana 8")
 
 
@@ -69,13 +69,12 @@ class RedisRoomStore:
         seats: Iterable[SeatRecord] = (),
     ) -> RoomRecord | None:
         """See :meth:`~signaling.rooms.RoomStore.create_room` (atomic across nodes)."""
-        records = {r.seat: SeatRecord(r.seat, r.name, r.token) for r in seats}
+        records = copy_seats(seats)
         next_seat = max(records, default=0) + 1
         extra: list[str | int] = []
         for r in records.values():
             extra += [r.seat, _seat_value(r), r.name.casefold()]
-        attempts = [code] if code is not None else (new_room_code() for _ in range(_CODE_ATTEMPTS))
-        for candidate in attempts:
+        for candidate in code_candidates(code):
             keys = [*self._keys.room_keys(candidate), self._keys.rooms]
             args = [
                 candidate, host_token, max_players, self._ttl_ms, int(time.time() * 1000),

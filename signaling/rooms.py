@@ -89,6 +89,19 @@ class RoomRecord:
         return None
 
 
+def code_candidates(code: str | None) -> Iterable[str]:
+    """The codes a store's create_room tries in turn: ``code`` alone if one was asked for,
+    else up to 64 random ones (a store gives up when all are taken)."""
+    if code is not None:
+        return [code]
+    return (new_room_code() for _ in range(_CODE_ATTEMPTS))
+
+
+def copy_seats(seats: Iterable[SeatRecord]) -> dict[int, SeatRecord]:
+    """Copies of ``seats`` by seat number: a store never keeps the caller's records."""
+    return {r.seat: SeatRecord(r.seat, r.name, r.token) for r in seats}
+
+
 class RoomFullError(Exception):
     """No free seat in the room."""
 
@@ -149,21 +162,14 @@ class InMemoryRoomStore:
         seats: Iterable[SeatRecord] = (),
     ) -> RoomRecord | None:
         """See :meth:`RoomStore.create_room`."""
-        if code is None:
-            for _ in range(_CODE_ATTEMPTS):
-                candidate = new_room_code()
-                if candidate not in self._rooms:
-                    code = candidate
-                    break
-            else:
-                return None
-        elif code in self._rooms:
+        for candidate in code_candidates(code):
+            if candidate not in self._rooms:
+                break
+        else:
             return None
-        room = RoomRecord(code=code, host_token=host_token, max_players=max_players)
-        for record in seats:
-            room.seats[record.seat] = SeatRecord(record.seat, record.name, record.token)
-        room.next_seat = max(room.seats, default=0) + 1
-        self._rooms[code] = room
+        records = copy_seats(seats)
+        room = RoomRecord(candidate, host_token, max_players, records, max(records, default=0) + 1)
+        self._rooms[candidate] = room
         return room
 
     async def get_room(self, code: str) -> RoomRecord | None:

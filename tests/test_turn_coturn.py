@@ -7,8 +7,6 @@ to the peer address, it only asks coturn whether it would relay there.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.net.turn_server import make_certificate
 from turn.allocation import TurnAllocationError, allocate, probe_allocation
 from turn.config import ConfigError
 from turn.coturn import (
@@ -256,44 +255,8 @@ async def test_rfc5780_config_answers_with_its_other_address(start_coturn: Start
         sock.close()
 
 
-def self_signed_certificate(directory: Path) -> tuple[str, str]:
-    """A throwaway certificate for 127.0.0.1 (cert path, key path)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "quibble test turn")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 def test_tls_settings_appear_with_a_certificate(tmp_path: Path) -> None:
-    cert, pkey = self_signed_certificate(tmp_path)
+    cert, pkey = make_certificate(str(tmp_path), LOOPBACK)
     text = render_config(CoturnOptions(secret=SECRET, cert=cert, pkey=pkey, tls_port=443))
     lines = set(text.splitlines())
     assert {"tls-listening-port=443", f"cert={cert}", f"pkey={pkey}", "no-tlsv1",
@@ -302,7 +265,7 @@ def test_tls_settings_appear_with_a_certificate(tmp_path: Path) -> None:
 
 
 async def test_turns_allocation_over_tls(start_coturn: StartCoturn, tmp_path: Path) -> None:
-    cert, pkey = self_signed_certificate(tmp_path)
+    cert, pkey = make_certificate(str(tmp_path), LOOPBACK)
     tls_port = free_port(LOOPBACK)
     coturn = start_coturn(cert=cert, pkey=pkey, tls_port=tls_port)
     wait_until_listening(LOOPBACK, tls_port)

@@ -131,6 +131,10 @@ def _error_code(exc: stun.TransactionFailed) -> tuple[int, str]:
     return int(code), str(reason)
 
 
+def _as_ice_url(url: IceUrl | str) -> IceUrl:
+    return parse_ice_url(url, where="TURN URL") if isinstance(url, str) else url
+
+
 async def allocate(
     url: IceUrl | str,
     username: str | None,
@@ -153,7 +157,7 @@ async def allocate(
     A 437 (allocation mismatch) is retried once from a new socket: coturn keeps a deleted
     UDP allocation's 5-tuple for a while, and the OS may hand out that source port again.
     """
-    parsed = parse_ice_url(url, where="TURN URL") if isinstance(url, str) else url
+    parsed = _as_ice_url(url)
     if parsed.scheme == "stun":
         raise TurnAllocationError("error", f"{parsed} is a STUN URL, not a TURN URL")
     when = time.time() if now is None else now
@@ -307,7 +311,7 @@ async def probe_allocation(
     Never raises for a TURN failure: the report's ``outcome`` says what happened. The
     allocation is deleted again before returning.
     """
-    parsed = parse_ice_url(url, where="TURN URL") if isinstance(url, str) else url
+    parsed = _as_ice_url(url)
     started = time.perf_counter()
     try:
         allocation = await allocate(

@@ -27,7 +27,7 @@ import os
 import re
 import time
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
@@ -341,6 +341,17 @@ def choose_turn_url(
     return None
 
 
+def _parsed_urls(servers: Sequence[IceServer]) -> Iterator[tuple[IceServer, IceUrl]]:
+    """Each server's URLs that parse, with their server, in order; the others are skipped."""
+    for server in servers:
+        for text in server.urls:
+            try:
+                url = parse_ice_url(text)
+            except ConfigError:
+                continue
+            yield server, url
+
+
 def select_for_aiortc(
     servers: Sequence[IceServer],
     *,
@@ -358,18 +369,13 @@ def select_for_aiortc(
     stun: IceUrl | None = None
     turn_urls: list[IceUrl] = []
     creds: dict[IceUrl, IceServer] = {}
-    for server in servers:
-        for text in server.urls:
-            try:
-                url = parse_ice_url(text)
-            except ConfigError:
-                continue
-            if url.scheme == "stun":
-                if stun is None and url.aiortc_usable:
-                    stun = url
-            elif server.username is not None and server.credential is not None:
-                turn_urls.append(url)
-                creds.setdefault(url, server)
+    for server, url in _parsed_urls(servers):
+        if url.scheme == "stun":
+            if stun is None and url.aiortc_usable:
+                stun = url
+        elif server.username is not None and server.credential is not None:
+            turn_urls.append(url)
+            creds.setdefault(url, server)
     chosen: list[IceServer] = []
     if stun is not None and not udp_blocked and not relay_only:
         chosen.append(IceServer(urls=[str(stun)]))
@@ -394,22 +400,17 @@ def settings_from_servers(
     stun: list[IceUrl] = []
     turn: list[IceUrl] = []
     creds: tuple[str, str] | None = None
-    for server in servers:
-        for text in server.urls:
-            try:
-                url = parse_ice_url(text)
-            except ConfigError:
-                continue
-            if url.scheme == "stun":
-                if url not in stun:
-                    stun.append(url)
-                continue
-            if server.username is None or server.credential is None:
-                continue
-            if creds is None:
-                creds = (server.username, server.credential)
-            if creds == (server.username, server.credential) and url not in turn:
-                turn.append(url)
+    for server, url in _parsed_urls(servers):
+        if url.scheme == "stun":
+            if url not in stun:
+                stun.append(url)
+            continue
+        if server.username is None or server.credential is None:
+            continue
+        if creds is None:
+            creds = (server.username, server.credential)
+        if creds == (server.username, server.credential) and url not in turn:
+            turn.append(url)
     return IceSettings(
         stun=tuple(stun[:MAX_URLS]),
         turn=tuple(turn[:MAX_URLS]),

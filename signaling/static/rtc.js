@@ -14,11 +14,31 @@ export const PATH_LABELS = {
   unknown: "connecting",
 };
 
-/** The path of a candidate pair, the same rule as peer/webrtc.py classify_pair. */
-export function classifyPair(localType, remoteType) {
+/** Whether an IP address is private, link-local or unique-local (peer/webrtc.py is_lan_address). */
+export function isLanAddress(address) {
+  const a = String(address || "").toLowerCase();
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(a);
+  if (v4) {
+    const [x, y] = [Number(v4[1]), Number(v4[2])];
+    return x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) ||
+      (x === 169 && y === 254);
+  }
+  return a.includes(":") && (/^f[cd][0-9a-f]{2}:/.test(a) || /^fe[89ab][0-9a-f]:/.test(a));
+}
+
+/**
+ * The path of a candidate pair, the same rule as peer/webrtc.py classify_pair: a
+ * peer-reflexive LAN address against our host candidate is a direct path (mDNS hides host
+ * candidates, so ICE learns them from checks), anything else mapped is STUN.
+ */
+export function classifyPair(localType, remoteType, remoteAddress) {
   const types = new Set([localType, remoteType]);
   if (types.has("relay")) return "relay";
-  if (types.has("srflx") || types.has("prflx")) return "srflx";
+  if (types.has("srflx")) return "srflx";
+  if (types.has("prflx")) {
+    const lan = localType === "host" && remoteType === "prflx" && isLanAddress(remoteAddress);
+    return lan ? "host" : "srflx";
+  }
   if (types.size === 1 && types.has("host")) return "host";
   return "unknown";
 }
@@ -171,7 +191,11 @@ export class PeerLink extends EventTarget {
       if (pair) {
         const local = stats.get(pair.localCandidateId);
         const remote = stats.get(pair.remoteCandidateId);
-        if (local && remote) this.path = classifyPair(local.candidateType, remote.candidateType);
+        if (local && remote) {
+          this.path = classifyPair(
+            local.candidateType, remote.candidateType, remote.address || remote.ip,
+          );
+        }
       }
     } catch (err) {
       console.warn("getStats failed", err);

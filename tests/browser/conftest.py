@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,45 @@ def phones(browser: Browser) -> Iterator[Callable[..., Phone]]:
     yield make
     for context in contexts:
         context.close()
+
+
+STATIC = Path(__file__).resolve().parents[2] / "signaling" / "static"
+ORIGIN = "http://static.quibble.test"
+
+
+@pytest.fixture(scope="module")
+def module_page(browser: Any) -> Iterator[Phone]:
+    """A blank page of our origin that can import /static/*.js (served from the checkout).
+
+    One for the module (closed with it, long before the package's browser): its modules
+    are stateless, and a context per case would cost more than the cases themselves.
+    """
+    context = browser.new_context()
+    phone = Phone(context.new_page(), "Delta")
+
+    def serve(route: Any) -> None:
+        name = route.request.url.split("/static/", 1)[-1].split("?")[0]
+        path = STATIC / name
+        if "/" in name or not path.is_file():
+            route.fulfill(status=404, body="not found")
+            return
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name.endswith(".js"):
+            kind = "text/javascript"
+        route.fulfill(status=200, body=path.read_bytes(), content_type=kind)
+
+    phone.page.route(f"{ORIGIN}/static/**", serve)
+    phone.page.route(
+        f"{ORIGIN}/", lambda r: r.fulfill(status=200, body="<!doctype html><title>t</title>")
+    )
+    phone.page.goto(f"{ORIGIN}/")
+    yield phone
+    context.close()
+
+
+@pytest.fixture
+def page(module_page: Phone) -> Iterator[Any]:
+    """The module's page, checked for errors after each test."""
+    module_page.errors.clear()
+    yield module_page.page
+    assert not module_page.errors, module_page.errors

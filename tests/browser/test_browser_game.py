@@ -97,7 +97,9 @@ def test_three_phones_and_two_bots_play_a_whole_game(
         assert kinds["welcome"] == 1 and kinds["view"] == 1 and kinds["delta"] > 20, kinds
     by_name = {p["name"]: p for p in final["players"]}
     for name in ("Ana", "Bo", "Cy"):
-        assert by_name[name]["path"] in ("host", "srflx"), by_name[name]
+        # Chromium hides its host candidates behind mDNS names; the host learns the phone's
+        # LAN address from its checks (peer-reflexive) and must still call the path direct.
+        assert by_name[name]["path"] == "host", by_name[name]
 
     assert_board_kept_secrets(board, players)
 

@@ -4,15 +4,13 @@ Real deltas: a whole bot game played by the engine, each seat's views diffed by 
 own diff_views and encoded as the host encodes them; the page's delta.js and the Python
 player's ViewTracker rebuild every view from the same frames. Malformed deltas are refused
 by both, with the same reason where Python's is an apply or validation error; odd but valid
-ones give both the same view. The page is served straight from signaling/static/ through
-Playwright's router: no server needed for a module's behaviour.
+ones give both the same view. The page is the `page` fixture (tests/browser/conftest.py):
+signaling/static/ served through Playwright's router, no server needed.
 """
 
 from __future__ import annotations
 
 import json
-import mimetypes
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,50 +23,10 @@ from game.selfplay import play_game
 from peer import protocol as p
 from peer.view_delta import DeltaError, ViewTracker, diff_views
 from scripts import view_schema
-from tests.browser.conftest import Phone
 
 pytestmark = [pytest.mark.net, pytest.mark.timeout(120)]
 
 STATIC = Path(__file__).resolve().parents[2] / "signaling" / "static"
-ORIGIN = "http://static.quibble.test"
-
-
-@pytest.fixture(scope="module")
-def module_page(browser: Any) -> Iterator[Phone]:
-    """A blank page of our origin that can import /static/*.js (served from the checkout).
-
-    One for the module (closed with it, long before the package's browser): its modules
-    are stateless, and a context per case would cost more than the cases themselves.
-    """
-    context = browser.new_context()
-    phone = Phone(context.new_page(), "Delta")
-
-    def serve(route: Any) -> None:
-        name = route.request.url.split("/static/", 1)[-1].split("?")[0]
-        path = STATIC / name
-        if "/" in name or not path.is_file():
-            route.fulfill(status=404, body="not found")
-            return
-        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if name.endswith(".js"):
-            kind = "text/javascript"
-        route.fulfill(status=200, body=path.read_bytes(), content_type=kind)
-
-    phone.page.route(f"{ORIGIN}/static/**", serve)
-    phone.page.route(
-        f"{ORIGIN}/", lambda r: r.fulfill(status=200, body="<!doctype html><title>t</title>")
-    )
-    phone.page.goto(f"{ORIGIN}/")
-    yield phone
-    context.close()
-
-
-@pytest.fixture
-def page(module_page: Phone) -> Iterator[Any]:
-    """The module's page, checked for errors after each test."""
-    module_page.errors.clear()
-    yield module_page.page
-    assert not module_page.errors, module_page.errors
 
 
 def plain(value: Any) -> Any:

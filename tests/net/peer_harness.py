@@ -29,6 +29,18 @@ def _log_file(path: Path) -> Any:
     return path.open("ab")
 
 
+async def terminate(proc: asyncio.subprocess.Process, within_s: float = 10.0) -> None:
+    """SIGTERM ``proc`` and reap it; SIGKILL if it has not exited within ``within_s``."""
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            async with asyncio.timeout(within_s):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 class HostProcess:
     """A running `quibble host`, its room code, signaling URL and status file."""
 
@@ -104,14 +116,7 @@ class HostProcess:
             self.proc.send_signal(signal.SIGKILL)
 
     async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await terminate(self.proc)
 
 
 class JoinProcess:
@@ -153,6 +158,22 @@ class JoinProcess:
         if self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+async def play_to_the_end(
+    host: HostProcess, joins: list[JoinProcess], within_s: float = 90.0
+) -> list[tuple[int, dict[str, Any], str]]:
+    """Every join's result (see JoinProcess.result) once the game is over and the host has
+    exited 0; every process is stopped either way."""
+    try:
+        results = await asyncio.gather(*(j.result(within_s=within_s) for j in joins))
+        host_code = await host.wait(within_s=30)
+        assert host_code == 0, f"host exited {host_code}"
+    finally:
+        for j in joins:
+            await j.stop()
+        await host.stop()
+    return list(results)
 
 
 def free_port(addr: str = HOST_ADDR) -> int:

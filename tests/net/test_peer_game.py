@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.net.peer_harness import HostProcess, JoinProcess
+from tests.net.peer_harness import HostProcess, JoinProcess, play_to_the_end
 
 pytestmark = [pytest.mark.net, pytest.mark.slow]
 
@@ -24,13 +23,7 @@ async def test_host_and_six_bots_play_to_the_end_and_agree_on_winners(tmp_path: 
         )
         for i in range(6)
     ]
-    try:
-        results = await asyncio.gather(*(j.result(within_s=90) for j in joins))
-        assert await host.wait(within_s=30) == 0
-    finally:
-        for j in joins:
-            await j.stop()
-        await host.stop()
+    results = await play_to_the_end(host, joins)
     for code, doc, out in results:
         assert code == 0, out
         assert doc["path"] == "host", doc

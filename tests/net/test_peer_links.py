@@ -41,14 +41,6 @@ async def server() -> AsyncIterator[SignalingServer]:
 
 
 @pytest.fixture
-async def cleanup() -> AsyncIterator[list[Any]]:
-    things: list[Any] = []
-    yield things
-    for thing in reversed(things):
-        await (thing.close() if isinstance(thing, InProcessPlayer) else thing.stop())
-
-
-@pytest.fixture
 def silent_stun() -> Iterator[tuple[str, socket.socket]]:
     """A STUN URL whose UDP port is bound but never read: requests go in, nothing answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -51,27 +50,27 @@ def _server(port: int, store: InMemoryRoomStore | None = None) -> SignalingServe
     return SignalingServer(settings, backend=InMemoryBackend(store=store or InMemoryRoomStore()))
 
 
+async def _server_and_host(
+    port: int, cleanup: list[Any], store: InMemoryRoomStore | None = None
+) -> tuple[SignalingServer, InProcessHost]:
+    """A started server on ``port`` and a host with a room on it, both put on ``cleanup``."""
+    server = _server(port, store)
+    await server.start()
+    cleanup.append(server)
+    host = await InProcessHost.start(server.url)
+    cleanup.append(host)
+    return server, host
+
+
 @pytest.fixture
 async def port() -> int:
     return free_port()
 
 
-@pytest.fixture
-async def cleanup() -> AsyncIterator[list[Any]]:
-    things: list[Any] = []
-    yield things
-    for thing in reversed(things):
-        await (thing.close() if isinstance(thing, InProcessPlayer) else thing.stop())
-
-
 async def test_reconnect_rides_out_a_signaling_restart_on_the_same_port(
     port: int, cleanup: list[Any]
 ) -> None:
-    server = _server(port)
-    await server.start()
-    cleanup.append(server)
-    host = await InProcessHost.start(server.url)
-    cleanup.append(host)
+    server, host = await _server_and_host(port, cleanup)
     joiner = InProcessPlayer(server.url, host.code, reconnect_for_s=30.0)
     cleanup.append(joiner)
     assert await joiner.next_connection() == "host"
@@ -102,11 +101,7 @@ async def test_reconnect_rides_out_a_signaling_restart_on_the_same_port(
 async def test_reconnect_gives_up_after_reconnect_for_s_with_connection_failed(
     port: int, cleanup: list[Any]
 ) -> None:
-    server = _server(port)
-    await server.start()
-    cleanup.append(server)
-    host = await InProcessHost.start(server.url)
-    cleanup.append(host)
+    server, host = await _server_and_host(port, cleanup)
     window = 2.0
     joiner = InProcessPlayer(server.url, host.code, reconnect_for_s=window)
     cleanup.append(joiner)
@@ -128,11 +123,7 @@ async def test_first_join_retries_unavailable_then_plays(
     port: int, cleanup: list[Any]
 ) -> None:
     store = FlakyRoomStore()
-    server = _server(port, store)
-    await server.start()
-    cleanup.append(server)
-    host = await InProcessHost.start(server.url)
-    cleanup.append(host)
+    server, host = await _server_and_host(port, cleanup, store)
     store.refuse = 3  # Redis is down for the player's first three joins
     joiner = InProcessPlayer(server.url, host.code)
     cleanup.append(joiner)
@@ -146,11 +137,7 @@ async def test_first_join_gives_up_on_unavailable_after_its_brief_window(
     port: int, cleanup: list[Any]
 ) -> None:
     store = FlakyRoomStore()
-    server = _server(port, store)
-    await server.start()
-    cleanup.append(server)
-    host = await InProcessHost.start(server.url)
-    cleanup.append(host)
+    server, host = await _server_and_host(port, cleanup, store)
     store.refuse = 10**9
     window = 1.0
     started = time.monotonic()

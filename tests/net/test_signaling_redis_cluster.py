@@ -21,7 +21,14 @@ import pytest
 
 from signaling import protocol as p
 from signaling.client import SignalingClient
-from tests.net.peer_harness import HOST_ADDR, HostProcess, JoinProcess, iptables, quibble_env
+from tests.net.peer_harness import (
+    HOST_ADDR,
+    HostProcess,
+    JoinProcess,
+    iptables,
+    quibble_env,
+    terminate,
+)
 from tests.redis_server import RedisServer, free_port
 
 pytestmark = [pytest.mark.net]
@@ -70,13 +77,7 @@ class Node:
         await self.proc.wait()
 
     async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.wait()
-            except TimeoutError:
-                await self.kill()
+        await terminate(self.proc)
 
     async def get(self, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as http, http.get(self.url + path) as resp:

@@ -7,14 +7,13 @@ player ever holds the shared secret.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.net.peer_harness import HostProcess, JoinProcess
+from tests.net.peer_harness import HostProcess, JoinProcess, play_to_the_end
 from tests.net.turn_server import TURN_IP, netns_coturn
 from turn.coturn import CoturnProcess, find_turnserver
 from turn.credentials import issue_credential
@@ -54,13 +53,7 @@ async def test_every_player_relay_only_plays_a_whole_game(
                 "--turn-user", cred.username, "--turn-pass", cred.password,
             )
         )
-    try:
-        results = await asyncio.gather(*(j.result(within_s=90) for j in joins))
-        assert await host.wait(within_s=30) == 0
-    finally:
-        for j in joins:
-            await j.stop()
-        await host.stop()
+    results = await play_to_the_end(host, joins)
     for code, doc, out in results:
         assert code == 0, out
         assert doc["path"] == "relay", doc  # not the WS relay: the TURN relay carried it

@@ -262,6 +262,25 @@ class Topology:
             host.run(IP, "-6", "route", "add", "default", "via", f"{prefix}1")
         return host, host_ip
 
+    def _router_on_pub(self, role: str) -> tuple[Netns, str, str]:
+        """A forwarding router with a /30 uplink to the "internet" and its default route there:
+        (router, its public address, its WAN interface)."""
+        router = self.netns(role)
+        router.sysctl("net.ipv4.ip_forward", "1")
+        pub_ip, wan_ip = self._wan_pair()
+        _, wan_if = self.link(self.pub, f"{pub_ip}/30", router, f"{wan_ip}/30")
+        router.run(IP, "route", "add", "default", "via", pub_ip)
+        return router, wan_ip, wan_if
+
+    def _lan_client(self, router: Netns, role: str) -> tuple[Netns, str]:
+        """A client on a fresh 192.168.x.0/24 LAN behind ``router``: (client, its address)."""
+        client = self.netns(role)
+        lan = next(self._lans)
+        router_lan, client_lan = f"192.168.{lan}.1", f"192.168.{lan}.2"
+        self.link(router, f"{router_lan}/24", client, f"{client_lan}/24")
+        client.run(IP, "route", "add", "default", "via", router_lan)
+        return client, client_lan
+
     def nat_site(
         self,
         role: str,
@@ -277,16 +296,8 @@ class Topology:
         endpoint-independent. ``block_udp`` drops every UDP packet the LAN sends out;
         ``tcp_ports`` lets TCP out only to those ports (an office firewall: web only).
         """
-        router = self.netns(f"{role}r")
-        client = self.netns(f"{role}c")
-        router.sysctl("net.ipv4.ip_forward", "1")
-        pub_ip, wan_ip = self._wan_pair()
-        _, wan_if = self.link(self.pub, f"{pub_ip}/30", router, f"{wan_ip}/30")
-        router.run(IP, "route", "add", "default", "via", pub_ip)
-        lan = next(self._lans)
-        router_lan, client_lan = f"192.168.{lan}.1", f"192.168.{lan}.2"
-        self.link(router, f"{router_lan}/24", client, f"{client_lan}/24")
-        client.run(IP, "route", "add", "default", "via", router_lan)
+        router, wan_ip, wan_if = self._router_on_pub(f"{role}r")
+        client, client_lan = self._lan_client(router, f"{role}c")
         masquerade = ["-t", "nat", "-A", "POSTROUTING", "-o", wan_if, "-j", "MASQUERADE"]
         if symmetric:
             masquerade.append("--random-fully")
@@ -311,11 +322,7 @@ class Topology:
         inbound packets. The returned Site's ``router`` is the home router (the CGN when
         there is none) and ``wan_ip`` the CGN's public address.
         """
-        cgn = self.netns(f"{role}g")
-        cgn.sysctl("net.ipv4.ip_forward", "1")
-        pub_ip, wan_ip = self._wan_pair()
-        _, cgn_wan = self.link(self.pub, f"{pub_ip}/30", cgn, f"{wan_ip}/30")
-        cgn.run(IP, "route", "add", "default", "via", pub_ip)
+        cgn, wan_ip, cgn_wan = self._router_on_pub(f"{role}g")
         access = next(self._lans)
         cgn_inside, subscriber = f"100.64.{access}.1", f"100.64.{access}.2"
         self.iptables(cgn, "-t", "nat", "-A", "POSTROUTING", "-o", cgn_wan, "-j", "MASQUERADE")
@@ -330,11 +337,7 @@ class Topology:
         home.sysctl("net.ipv4.ip_forward", "1")
         _, home_wan = self.link(cgn, f"{cgn_inside}/24", home, f"{subscriber}/24")
         home.run(IP, "route", "add", "default", "via", cgn_inside)
-        client = self.netns(f"{role}c")
-        lan = next(self._lans)
-        router_lan, client_lan = f"192.168.{lan}.1", f"192.168.{lan}.2"
-        self.link(home, f"{router_lan}/24", client, f"{client_lan}/24")
-        client.run(IP, "route", "add", "default", "via", router_lan)
+        client, client_lan = self._lan_client(home, f"{role}c")
         self.iptables(home, "-t", "nat", "-A", "POSTROUTING", "-o", home_wan, "-j", "MASQUERADE")
         self.drop_unsolicited(home, home_wan)
         return Site(router=home, client=client, lan_ip=client_lan, wan_ip=wan_ip, wan_if=home_wan)
