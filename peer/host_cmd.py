@@ -34,6 +34,7 @@ def _seconds(text: str) -> int:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `quibble host` to the CLI."""
+    from peer.ice_choice import add_aiortc_choice_arguments
     from turn.config import add_ice_arguments
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -71,6 +72,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     state.add_argument("--status", metavar="PATH", help="keep a JSON status file here")
     state.add_argument("--no-qr", action="store_true", help="do not print the QR code")
     add_ice_arguments(parser)
+    add_aiortc_choice_arguments(parser)
     return parser
 
 

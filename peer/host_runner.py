@@ -154,7 +154,8 @@ async def _host_game(
         code, host_token = None, None
     options = HostOptions(max_players=config.max_players, autostart=args.autostart)
     signaling = HostSignaling(
-        None, signal_url, ice, code=code, host_token=host_token, max_players=config.max_players
+        None, signal_url, ice, code=code, host_token=host_token, max_players=config.max_players,
+        turn_prefer=args.turn_via, udp_blocked=args.udp_blocked,
     )
     try:
         created = await signaling.open()

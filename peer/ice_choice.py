@@ -9,6 +9,7 @@ no STUN in relay-only mode.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Sequence
 
@@ -41,4 +42,21 @@ def aiortc_servers_for(
         )
     return select_for_aiortc(
         handed_out, prefer=prefer, udp_blocked=udp_blocked, relay_only=ice.relay_only
+    )
+
+
+def add_aiortc_choice_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--turn-via` and `--udp-blocked`: steer the choice above (host and join)."""
+    group = parser.add_argument_group(
+        "which server aiortc uses",
+        "aiortc uses one STUN and one TURN URL; by default TURN over UDP, else TCP, else TLS. "
+        "Follow what `quibble doctor` found on this network.",
+    )
+    group.add_argument(
+        "--turn-via", choices=("udp", "tcp", "tls"), metavar="udp|tcp|tls",
+        help="take the TURN URL of this transport when the list offers several",
+    )
+    group.add_argument(
+        "--udp-blocked", action="store_true",
+        help="UDP is blocked here: no STUN, TURN over TCP/TLS only (no 5 s gathering stall)",
     )

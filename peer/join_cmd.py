@@ -25,6 +25,7 @@ _JOIN_URL = re.compile(r"^(?P<base>https?://[^/]+)/r/(?P<code>[A-Za-z]{4,8})/?$"
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `quibble join` to the CLI."""
+    from peer.ice_choice import add_aiortc_choice_arguments
     from turn.config import add_ice_arguments
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="keep the seat tokens here, to get the seat back after a restart",
     )
     add_ice_arguments(parser)
+    add_aiortc_choice_arguments(parser)
     return parser
 
 

@@ -199,6 +199,8 @@ async def run_join(args: argparse.Namespace, signal_url: str, code: str, ice: Ic
         force_relay=args.ws_relay,
         ice_timeout_s=args.ice_timeout,
         bot_delay_s=args.bot_delay,
+        turn_prefer=args.turn_via,
+        udp_blocked=args.udp_blocked,
     )
     player = Player(
         options,

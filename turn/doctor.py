@@ -854,8 +854,9 @@ def _udp_blocked_verdict(
         ),
         remediation=[
             RELAY_SETUP.replace("turn:HOST:3478", "turns:HOST:443?transport=tcp"),
-            "With UDP blocked, give the host only the TCP TURN URL (no --stun): aiortc "
-            "otherwise waits 5 s for STUN answers that cannot come.",
+            "With UDP blocked, run the host and Python players with --udp-blocked (no STUN, "
+            "TURN over TCP/TLS only): aiortc otherwise waits 5 s for STUN answers that "
+            "cannot come.",
             *fallback,
             *notes,
         ],
@@ -883,11 +884,12 @@ def _relay_advice(url: str, *, udp_ok: bool) -> IceAdvice:
         )
     return IceAdvice(
         stun=[], turn=[url], relay_only=False,
-        flags=f"--turn {shlex.quote(url)} {auth}",
+        flags=f"--udp-blocked --turn {shlex.quote(url)} {auth}",
         why=(
-            "Configure ICE without UDP servers: no --stun and only the TCP TURN URL "
-            f"(`--turn {url}`). aiortc waits 5 s for STUN answers over UDP before it "
-            "uses TURN over TCP, and here those answers never come."
+            "Run the host and Python players with --udp-blocked and this TURN URL "
+            f"(`--turn {url}`), no --stun; with the list from a signaling service, "
+            "--udp-blocked alone picks the TCP/TLS TURN URL. aiortc waits 5 s for STUN "
+            "answers over UDP before it uses TURN over TCP, and here those answers never come."
         ),
     )
 

@@ -185,10 +185,10 @@ def test_udp_blocked_player_following_the_doctors_advice_gets_the_tcp_relay(
     verdict = json.loads(proc.stdout)["verdict"]
     assert verdict["code"] == "tcp_relay", verdict
     advice = verdict["ice_advice"]
-    assert advice["flags"] == f"--turn '{tcp_url}' --turn-secret ..."
+    assert advice["flags"] == f"--udp-blocked --turn '{tcp_url}' --turn-secret ..."
 
     # The player configures ICE as advised: no STUN, only TURN over TCP.
-    player_args = ["--turn", tcp_url, "--turn-secret", topo_coturn.secret]
+    player_args = ["--udp-blocked", "--turn", tcp_url, "--turn-secret", topo_coturn.secret]
     topo.pub.wait_tcp(SIGNAL_IP, SIGNAL_PORT)
     _, got = real_path(topo, tmp_path, host_site, player_site, host_args, player_args)
     assert got == "relay"

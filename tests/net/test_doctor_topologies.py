@@ -204,7 +204,7 @@ def test_office_firewall_only_https_gets_through_turns_on_443(
     verdict = report["verdict"]
     assert verdict["code"] == "tcp_relay"
     assert verdict["ice_advice"]["turn"] == [tls_url] and verdict["ice_advice"]["stun"] == []
-    assert verdict["ice_advice"]["flags"] == f"--turn '{tls_url}' --turn-secret ..."
+    assert verdict["ice_advice"]["flags"] == f"--udp-blocked --turn '{tls_url}' --turn-secret ..."
 
 
 def test_turns_without_a_trusted_certificate_says_tls_failed(

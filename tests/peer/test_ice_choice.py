@@ -137,3 +137,44 @@ def test_join_accepts_relay_only_alone_since_turn_may_come_from_signaling(
     assert main(["join", "ABCD", "--name", "Ana", "--relay-only", "--no-relay-only",
                  "--turn-user", "u"]) == exit_codes.USAGE  # still validated
     assert "--turn-user" in capsys.readouterr().err
+
+
+def test_join_flags_steer_the_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `quibble join --turn-via tcp --udp-blocked` reaches the player's options.
+    from peer import join_runner
+    from peer.cli import main
+    from peer.player import PlayerFailure
+
+    seen: list[PlayerOptions] = []
+
+    class Stopped(Player):
+        async def run(self) -> Any:
+            seen.append(self.options)
+            raise PlayerFailure(exit_codes.CONNECTION_FAILED, "stopped by the test")
+
+    monkeypatch.setattr(join_runner, "Player", Stopped)
+    code = main(["join", "ABCD", "--name", "Ana", "--bot", "random", "--signal",
+                 "http://127.0.0.1:9", "--turn-via", "tcp", "--udp-blocked"])
+    assert code == exit_codes.CONNECTION_FAILED
+    assert [(o.turn_prefer, o.udp_blocked) for o in seen] == [("tcp", True)]
+    assert _player(turn_prefer="tcp").ice_servers(_handed_out(UDP, TCP))[-1].urls == [TCP]
+
+
+def test_host_flags_steer_the_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # `quibble host --turn-via tls --udp-blocked` reaches the host's signaling side.
+    from peer import host_runner
+    from peer.cli import main
+    from peer.signal_client import SignalingError
+
+    seen: list[HostSignaling] = []
+
+    class Stopped(HostSignaling):
+        async def open(self) -> Any:
+            seen.append(self)
+            raise SignalingError("stopped", "by the test")
+
+    monkeypatch.setattr(host_runner, "HostSignaling", Stopped)
+    code = main(["host", "--bind", "127.0.0.1", "--port", "0", "--no-qr", "--journal",
+                 str(tmp_path / "g.sqlite"), "--turn-via", "tls", "--udp-blocked"])
+    assert code != exit_codes.OK
+    assert [(h.turn_prefer, h.udp_blocked) for h in seen] == [("tls", True)]
