@@ -16,15 +16,15 @@ server costs a LAN join at most ``gather_within_s`` (host candidates need no ser
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from peer.transport import Path, Transport
+from turn.address_scope import scope_of
 from turn.config import to_rtc_configuration
 from turn.ice_servers import IceServer
 
@@ -36,22 +36,12 @@ CHANNEL_LABEL = "quibble"
 DEFAULT_GATHER_S = 2.0
 
 
-# Private, link-local and unique-local ranges: a peer-reflexive address in one of them is a
-# machine on this LAN, not a NAT's public mapping.
-_LAN_NETWORKS: Final = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
-              "fc00::/7", "fe80::/10")
-)
-
-
 def is_lan_address(address: str | None) -> bool:
-    """Whether ``address`` is a private, link-local or unique-local IP address."""
+    """Whether ``address`` is a private or link-local IP address (turn.address_scope)."""
     try:
-        ip = ipaddress.ip_address(address or "")
+        return scope_of(address or "") in ("private", "link_local")
     except ValueError:
         return False
-    return any(ip in net for net in _LAN_NETWORKS)
 
 
 def classify_pair(local_type: str, remote_type: str, remote_address: str | None = None) -> Path:
@@ -75,17 +65,25 @@ def classify_pair(local_type: str, remote_type: str, remote_address: str | None 
     return "unknown"
 
 
-def nominated_path(pc: RTCPeerConnection) -> Path:
-    """The path of the nominated ICE pair of a connected peer connection ("unknown" if none)."""
+def nominated_pair(pc: RTCPeerConnection) -> Any | None:
+    """aioice's nominated candidate pair of a connected peer connection, or None.
+
+    aiortc reports no candidate pair for data-channel-only connections, so this reads
+    aioice's own state.
+    """
     try:
         sctp: Any = pc.sctp
-        connection: Any = sctp.transport.transport._connection
-        pairs = list(connection._nominated.values())
+        pairs = list(sctp.transport.transport._connection._nominated.values())
     except AttributeError:
+        return None
+    return pairs[0] if pairs else None
+
+
+def nominated_path(pc: RTCPeerConnection) -> Path:
+    """The path of the nominated ICE pair of a connected peer connection ("unknown" if none)."""
+    pair = nominated_pair(pc)
+    if pair is None:
         return "unknown"
-    if not pairs:
-        return "unknown"
-    pair = pairs[0]
     remote = pair.remote_candidate
     return classify_pair(pair.local_candidate.type, remote.type, getattr(remote, "host", None))
 

@@ -13,7 +13,6 @@ is tested without a network.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from typing import Literal
 import msgspec
 
 from peer import exit_codes
+from turn.address_scope import Scope, scope_of
 from turn.allocation import AllocationReport, probe_allocation
 from turn.config import IceSettings, IceUrl, TurnPath, settings_from_servers
 from turn.hop_probe import cgnat_hop, first_hops
@@ -34,7 +34,6 @@ from turn.stun_probe import (
     Family,
     FamilyProbe,
     format_address,
-    is_cgnat,
     probe_family,
     resolve_server,
 )
@@ -55,7 +54,6 @@ VerdictCode = Literal[
     "no_path",  # nothing answers at all
     "no_network",  # no usable interface address
 ]
-Scope = Literal["loopback", "link_local", "private", "cgnat", "public"]
 PathName = Literal["host", "srflx", "relay"]
 RoomStatus = Literal["ok", "failed", "pending"]
 IceSource = Literal["local", "signaling", "none"]
@@ -264,32 +262,6 @@ class DoctorOptions:
     room: str | None = None
     time_limit: float = 5.0  # per probe
     end_to_end: bool = True  # open real data channels (the slowest part)
-
-
-def scope_of(address: str) -> Scope:
-    """How far an address reaches: loopback, link-local, private, CGNAT or public."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link_local"
-    if is_cgnat(str(ip)):
-        return "cgnat"
-    # TEST-NET and documentation ranges count as "private" to ipaddress; they stand in for
-    # public addresses in our test topologies, and on a real network they never appear.
-    if ip.is_private and not _is_documentation(ip):
-        return "private"
-    return "public"
-
-
-_DOCUMENTATION = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-)
-
-
-def _is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return any(ip.version == n.version and ip in n for n in _DOCUMENTATION)
 
 
 def list_interfaces() -> list[InterfaceInfo]:

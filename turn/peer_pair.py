@@ -14,6 +14,8 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection
 
+from peer.webrtc import nominated_pair
+
 PING = b"\x00quibble-ping"
 
 
@@ -75,19 +77,11 @@ class PeerPair:
 
 
 def nominated_candidate_types(pc: RTCPeerConnection) -> tuple[str, str]:
-    """(local type, remote type) of the nominated ICE pair; ("", "") when none.
-
-    aiortc reports no candidate pair for data-channel-only connections, so this reads
-    aioice's nominated pair.
-    """
-    try:
-        sctp: Any = pc.sctp
-        pairs = list(sctp.transport.transport._connection._nominated.values())
-    except AttributeError:
+    """(local type, remote type) of the nominated ICE pair; ("", "") when none."""
+    pair = nominated_pair(pc)
+    if pair is None:
         return "", ""
-    if not pairs:
-        return "", ""
-    return pairs[0].local_candidate.type, pairs[0].remote_candidate.type
+    return pair.local_candidate.type, pair.remote_candidate.type
 
 
 async def open_pair(

@@ -28,6 +28,8 @@ from typing import Literal
 
 from aioice import stun
 
+from turn.address_scope import is_cgnat
+
 Family = Literal["ipv4", "ipv6"]
 Behaviour = Literal[
     "no_nat",  # the mapped address is our own address: nothing translates
@@ -42,7 +44,6 @@ Address = tuple[str, int]
 CHANGE_IP = 0x04
 CHANGE_PORT = 0x02
 
-CGNAT_NETWORK = ipaddress.ip_network("100.64.0.0/10")
 _MAX_STUN_BYTES = 2048
 # A STUN retransmission schedule short enough for an interactive command: sends at 0, 0.25,
 # 0.75, 1.75 s... until the caller's time limit.
@@ -58,15 +59,6 @@ def format_address(addr: Address) -> str:
 def family_of(ip: str) -> Family:
     """ipv4 or ipv6 for an address literal."""
     return "ipv6" if ipaddress.ip_address(ip).version == 6 else "ipv4"
-
-
-def is_cgnat(ip: str) -> bool:
-    """True for an address in the carrier-grade NAT range 100.64.0.0/10 (RFC 6598)."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return addr.version == 4 and addr in CGNAT_NETWORK
 
 
 @dataclass(frozen=True)

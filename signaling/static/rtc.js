@@ -14,7 +14,7 @@ export const PATH_LABELS = {
   unknown: "connecting",
 };
 
-/** Whether an IP address is private, link-local or unique-local (peer/webrtc.py is_lan_address). */
+/** Whether an IP address is private, link-local or unique-local (turn/address_scope.py). */
 export function isLanAddress(address) {
   const a = String(address || "").toLowerCase();
   const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(a);
