@@ -4,7 +4,9 @@ Prints, for N = 1, 10, 50, 100 players over WebRTC data channels and then with e
 on the signaling WebSocket relay: time-to-join p50/p95 (player start -> first view),
 action-to-view latency p50/p99 (an action sent -> the next view back), host CPU seconds and
 peak RSS for the whole game, and bytes the host sent per player per game; then the relay
-figures as a ratio of the data-channel ones.
+figures as a ratio of the data-channel ones. All of it twice: with bots that act the
+instant a view arrives (each phase change is a burst of N actions: the worst case) and with
+bots that think 0.3-3 s before each move, as people do (--think).
 
 Runs only inside the test network namespace (no packet may leave this machine):
 
@@ -63,6 +65,9 @@ async def worker(args: argparse.Namespace) -> None:
         options = PlayerOptions(
             signal_url=args.signal, code=args.code, name=f"B{args.offset + i}",
             force_relay=args.relay, ice_timeout_s=30.0,
+            bot_delay_s=args.think_ms[0] / 1000,
+            bot_delay_jitter_s=(args.think_ms[1] - args.think_ms[0]) / 1000,
+            packed=not args.unpacked,
         )
         player = Player(options, bot=HeuristicBot(args.offset + i))
         try:
@@ -91,7 +96,9 @@ def log_file(path: Path) -> Any:
 # ---- full views or deltas: bytes per player per game, in one process -------------------------
 
 
-async def view_bytes(n: int, deltas: bool, rounds: int) -> tuple[float, float]:
+async def view_bytes(
+    n: int, deltas: bool, rounds: int, packed: bool = False
+) -> tuple[float, float]:
     """(bytes, frames) the host sends each player in one game of n in-process bots."""
     from game import GameConfig, HeuristicBot, PhaseSeconds, RandomBot, new_game
     from peer.host import HostOptions, HostSession
@@ -110,7 +117,7 @@ async def view_bytes(n: int, deltas: bool, rounds: int) -> tuple[float, float]:
         host_end, mine = memory_pair()
         # A little thinking time, spread over the table, so readiness trickles in.
         options = PlayerOptions(signal_url="", code="VIEW", name=f"B{i}",
-                                bot_delay_s=0.02 * (i % 5))
+                                bot_delay_s=0.02 * (i % 5), packed=packed)
         player = Player(options, bot=(HeuristicBot if i % 2 else RandomBot)(i))
         served = asyncio.get_running_loop().create_task(session.serve(host_end, f"B{i}"))
         await player.play_over(mine)
@@ -124,22 +131,44 @@ async def view_bytes(n: int, deltas: bool, rounds: int) -> tuple[float, float]:
 
 
 async def compare_views(players: list[int], rounds: int) -> None:
-    """Print full views against deltas, bytes per player per game (no network)."""
+    """Print full views against deltas (and packed deltas), bytes per player per game."""
     print(f"Full views vs deltas ({rounds} rounds, in-process bots, host -> one player)")
-    print("| players | full views: bytes/game | deltas: bytes/game | full / deltas |")
-    print("|---|---|---|---|")
+    print("| players | full views: bytes/game | deltas: bytes/game | full / deltas "
+          "| deltas, packed: bytes/game | full / packed deltas |")
+    print("|---|---|---|---|---|---|")
     for n in players:
         full, _ = await view_bytes(n, False, rounds)
         delta, _ = await view_bytes(n, True, rounds)
-        print(f"| {n} | {full:.0f} | {delta:.0f} | {full / delta:.1f}x |", flush=True)
+        packed, _ = await view_bytes(n, True, rounds, packed=True)
+        print(f"| {n} | {full:.0f} | {delta:.0f} | {full / delta:.1f}x | {packed:.0f} "
+              f"| {full / packed:.1f}x |", flush=True)
 
 
 # ---- driver --------------------------------------------------------------------------------
 
 
-async def run_case(n: int, relay: bool, rounds: int, workers: int, tmp: Path) -> dict[str, Any]:
+Think = tuple[int, int]  # a bot waits uniformly between these many ms before each move
+
+
+def parse_think(text: str) -> Think:
+    """'0' (act at once) or 'LO-HI' milliseconds."""
+    lo, _, hi = text.partition("-")
+    low, high = int(lo), int(hi or lo)
+    if not 0 <= low <= high <= 60_000:
+        raise argparse.ArgumentTypeError(f"bad thinking time {text!r}: use MS or LO-HI")
+    return low, high
+
+
+def think_label(think: Think) -> str:
+    return "at once" if think == (0, 0) else f"{think[0] / 1000:g}-{think[1] / 1000:g} s"
+
+
+async def run_case(
+    n: int, relay: bool, rounds: int, workers: int, tmp: Path, think: Think = (0, 0),
+    bot_nice: int = 10, unpacked: bool = False,
+) -> dict[str, Any]:
     """One host and n bot players to the end of a game; the figures of that game."""
-    status_path = tmp / f"status-{n}-{int(relay)}.json"
+    status_path = tmp / f"status-{n}-{int(relay)}-{think[1]}.json"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # BENCH_PROFILE=FILE: run the host under cProfile (how the host's hot spots were found).
     profile_to = os.environ.get("BENCH_PROFILE")
@@ -147,7 +176,7 @@ async def run_case(n: int, relay: bool, rounds: int, workers: int, tmp: Path) ->
     host = await asyncio.create_subprocess_exec(
         sys.executable, *profile, "-m", "peer", "host", "--bind", HOST_ADDR, "--port", "0",
         "--no-qr",
-        "--status", str(status_path), "--journal", str(tmp / f"j-{n}-{int(relay)}.sqlite"),
+        "--status", str(status_path), "--journal", str(status_path.with_suffix(".sqlite")),
         "--rounds", str(rounds), "--phase-seconds", "60", "--seed", "1",
         "--autostart", str(n), "--min-players", str(min(n, 3)), "--max-players", str(n),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
@@ -170,10 +199,15 @@ async def run_case(n: int, relay: bool, rounds: int, workers: int, tmp: Path) ->
     procs = []
     offset = 0
     for count in counts:
-        cmd = [sys.executable, __file__, "--worker", "--code", code, "--signal", url,
-               "--count", str(count), "--offset", str(offset)]
+        # The bots stand for N other devices: niced, they take this machine's 2 cores only
+        # when the host does not need them, as phones would never take the laptop's.
+        cmd = ["nice", "-n", str(bot_nice), sys.executable, __file__, "--worker",
+               "--code", code, "--signal", url, "--count", str(count), "--offset", str(offset),
+               "--think-ms", f"{think[0]}-{think[1]}"]
         if relay:
             cmd.append("--relay")
+        if unpacked:
+            cmd.append("--unpacked")
         procs.append(await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=log_file(tmp / "workers.log"), env=env,
         ))
@@ -195,6 +229,7 @@ async def run_case(n: int, relay: bool, rounds: int, workers: int, tmp: Path) ->
     return {
         "players": n,
         "mode": "ws-relay" if relay else "data channel",
+        "think": think_label(think),
         "finished": sum(p["ok"] for p in players),
         "paths": sorted({p["path"] for p in players}),
         "join_p50_ms": pct(joins, 0.50),
@@ -222,12 +257,12 @@ def fmt(value: Any, unit: str = "") -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("| players | path | finished | join p50 | join p95 | action→view p50 | p99 "
+    print("| players | path | bots think | finished | join p50 | join p95 | action→view p50 | p99 "
           "| in host p50 | p99 | host CPU | host RSS | host→player bytes/game |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['players']} | {r['mode']} | {r['finished']}/{r['players']} "
+            f"| {r['players']} | {r['mode']} | {r['think']} | {r['finished']}/{r['players']} "
             f"| {fmt(r['join_p50_ms'], ' ms')} | {fmt(r['join_p95_ms'], ' ms')} "
             f"| {fmt(r['a2v_p50_ms'], ' ms')} | {fmt(r['a2v_p99_ms'], ' ms')} "
             f"| {fmt(r['host_a2v_p50_ms'], ' ms')} | {fmt(r['host_a2v_p99_ms'], ' ms')} "
@@ -238,11 +273,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def print_ratios(rows: list[dict[str, Any]]) -> None:
     print("\nWS relay / data channel:")
-    print("| players | join p50 | action→view p50 | p99 | host CPU | bytes/player |")
-    print("|---|---|---|---|---|---|")
-    by = {(r["players"], r["mode"]): r for r in rows}
-    for (n, mode), relay in by.items():
-        dc = by.get((n, "data channel"))
+    print("| players | bots think | join p50 | action→view p50 | p99 | host CPU | bytes/player |")
+    print("|---|---|---|---|---|---|---|")
+    by = {(r["players"], r["mode"], r["think"]): r for r in rows}
+    for (n, mode, think), relay in by.items():
+        dc = by.get((n, "data channel", think))
         if mode != "ws-relay" or dc is None:
             continue
 
@@ -250,8 +285,8 @@ def print_ratios(rows: list[dict[str, Any]]) -> None:
             a, b = relay[key], dc[key]
             return f"{a / b:.2f}x" if a and b else "-"
 
-        print(f"| {n} | {ratio('join_p50_ms')} | {ratio('a2v_p50_ms')} | {ratio('a2v_p99_ms')} "
-              f"| {ratio('host_cpu_s')} | {ratio('bytes_per_player')} |")
+        print(f"| {n} | {think} | {ratio('join_p50_ms')} | {ratio('a2v_p50_ms')} "
+              f"| {ratio('a2v_p99_ms')} | {ratio('host_cpu_s')} | {ratio('bytes_per_player')} |")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -270,11 +305,15 @@ async def main(args: argparse.Namespace) -> int:
             print(f"logs in {tmp}", file=sys.stderr)
         else:
             tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        for n in args.players:
-            for mode in args.modes:
-                row = await run_case(n, mode == "relay", args.rounds, args.workers, Path(tmp))
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
+        for think in args.think:
+            for n in args.players:
+                for mode in args.modes:
+                    row = await run_case(
+                        n, mode == "relay", args.rounds, args.workers, Path(tmp), think,
+                        args.bot_nice, args.unpacked,
+                    )
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
     print(f"Host benchmark: {args.rounds} rounds, heuristic bots in {args.workers} processes")
     print_table(rows)
     print_ratios(rows)
@@ -290,8 +329,19 @@ def parse_args() -> argparse.Namespace:
                         type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--modes", default="dc,relay", type=lambda s: s.split(","))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--think", default="0,300-3000", metavar="MS[,LO-HI...]",
+        type=lambda s: [parse_think(x) for x in s.split(",")],
+        help="how long bots think before each move, per run: 0 = the instant a view arrives "
+             "(every phase change is a burst of N actions), LO-HI = uniformly in that range "
+             "(default: both, 0 and 300-3000)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="bot processes")
+    parser.add_argument("--bot-nice", type=int, default=10, choices=range(20), metavar="0-19",
+                        help="niceness of the bot processes (default 10; 0: same as the host)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--unpacked", action="store_true",
+                        help="players do not ask for packed (DEFLATE) frames: the old wire")
     parser.add_argument("--compare-views", action="store_true",
                         help="only compare full views with deltas (in one process, no network)")
     parser.add_argument("--keep", metavar="DIR", help="keep logs, journals and status here")
@@ -301,6 +351,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--think-ms", type=parse_think, default=(0, 0), help=argparse.SUPPRESS)
     return parser.parse_args()
 
 

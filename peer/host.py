@@ -5,7 +5,10 @@ It admits players (hello -> AddPlayer -> welcome with a seat token), validates e
 one, and sends each player only its own ``view_for``. Views go out on a short tick, never per
 action: all actions accepted within a tick share one journal commit (group commit), and a
 player gets a view (a delta) only if it changed: on the next tick if it acted or the phase
-moved on, else at most once per ``public_interval_s`` (coalescing who-got-ready updates).
+moved on, else at most once per ``public_interval_s()`` (coalescing who-got-ready updates;
+longer at a big table). Those who acted get theirs first; a broadcast reaches the rest a
+slice at a time (a new phase at once, others' changes spread over the interval), so the
+actions arriving meanwhile are answered between slices.
 Phase deadlines become ``Timeout`` actions; a player whose heartbeat stops is marked
 disconnected (it passes) and may come back with its seat token for as long as the game lasts.
 """
@@ -40,6 +43,16 @@ class HostOptions:
     # Changes a player did not cause (someone else got ready) reach it at most this often;
     # its own action's effect and a new phase go out on the next tick.
     public_interval_s: float = 0.100
+    # ...and less often at a big table: such updates stay under this many frames a second
+    # in all (100 players: every 0.5 s). Each is a packet the host encrypts and the player
+    # acknowledges; at 10 a second for 100 players they took a third of the host's CPU and
+    # delayed the views players wait for (docs/PERFORMANCE.md).
+    public_frames_per_s: float = 200.0
+    # A broadcast reaches the players who did not act this many at a time (a new phase: a
+    # slice per loop turn; others' changes: slices spread over the public interval), so
+    # actions that arrive meanwhile are answered between slices: sending 100 players their
+    # views at once is ~30 ms of SCTP/DTLS work in one turn, and an action waited it out.
+    fanout_slice: int = 10
     ping_interval_s: float = 1.0
     dead_after_s: float = 5.0  # no frame at all for this long: the player is gone
     hello_timeout_s: float = 10.0
@@ -68,6 +81,7 @@ class SeatLink:
     frames_sent: int = 0
     views_sent: int = 0
     connections: int = 0
+    packed: bool = False  # its current connection reads packed frames
 
 
 @dataclass
@@ -138,6 +152,9 @@ class HostSession:
         self._last_broadcast = 0.0
         self._broadcast_handle: asyncio.TimerHandle | None = None
         self._broadcast_owed = False
+        self._fanout: deque[int] = deque()  # seats a broadcast has yet to reach
+        self._fanout_handle: asyncio.Handle | None = None
+        self._fanout_gap = 0.0  # seconds between its slices (0: one a loop turn)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_key: tuple[int, str] | None = None
         self._deadline: float | None = None
@@ -166,6 +183,9 @@ class HostSession:
             self._flush()
         if self._broadcast_handle is not None:
             self._broadcast_handle.cancel()
+        if self._fanout_handle is not None:
+            self._fanout_handle.cancel()
+            self._fanout_step(everyone=True)  # the last views before the goodbyes
         if self._timer is not None:
             self._timer.cancel()
         for link in self.links.values():
@@ -249,20 +269,31 @@ class HostSession:
         # player a delta on every tick. Those who acted get theirs now; everyone else (and
         # the boards) on a new phase or once per public interval.
         key = phase_key(self.state)
-        interval = self.options.public_interval_s
+        interval = self.public_interval_s()
         if key != self._broadcast_key or self._broadcast_owed or (
             now - self._last_broadcast >= interval
         ):
+            new_phase = key != self._broadcast_key
             self._broadcast_key, self._last_broadcast, self._broadcast_owed = key, now, False
             if self._broadcast_handle is not None:
                 self._broadcast_handle.cancel()
                 self._broadcast_handle = None
-            # Those who acted first: with 100 players their wait is the whole fan-out else.
-            acted = [self.links[seat] for seat in self._acted if seat in self.links]
-            for link in [*acted, *(x for x in self.links.values() if x.seat not in self._acted)]:
-                if link.transport is not None:
+            # Those who acted (or asked for a full view) now; everyone else in slices: a new
+            # phase from the next loop turn on, one slice a turn; other players' changes
+            # spread over the interval, so they never land as one burst of 100 frames that
+            # the actions arriving meanwhile must wait out, here and at the players.
+            due_now = [*self._acted, *(self._resync - self._acted.keys())]
+            for seat in due_now:
+                link = self.links.get(seat)
+                if link is not None and link.transport is not None:
                     self._send_view(link)
-                    self._note_latency(link.seat)
+                    self._note_latency(seat)
+            self._fanout = deque(seat for seat in self.links if seat not in set(due_now))
+            slices = -(-len(self._fanout) // self.options.fanout_slice)
+            self._fanout_gap = 0.0 if new_phase else interval / max(1, slices)
+            if self._fanout_handle is not None:
+                self._fanout_handle.cancel()
+            self._fanout_handle = loop.call_soon(self._fanout_step)
             for spectator in list(self.spectators.values()):
                 self._send_public(spectator)
         else:
@@ -284,6 +315,30 @@ class HostSession:
             listener()
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def _fanout_step(self, everyone: bool = False) -> None:
+        """Send the next slice of a broadcast (of the state committed by now)."""
+        self._fanout_handle = None
+        cache: FieldDiffs = {}  # for this slice only: a diff cache must not outlive its views
+        count = len(self._fanout) if everyone else min(self.options.fanout_slice, len(self._fanout))
+        for _ in range(count):
+            link = self.links.get(self._fanout.popleft())
+            if link is not None and link.transport is not None:
+                self._send_view(link, cache=cache)
+        if self._fanout:
+            loop = asyncio.get_running_loop()
+            self._fanout_handle = (
+                loop.call_later(self._fanout_gap, self._fanout_step)
+                if self._fanout_gap > 0
+                else loop.call_soon(self._fanout_step)
+            )
+
+    def public_interval_s(self) -> float:
+        """How long others' changes may wait to reach a player, at this table's size."""
+        connected = sum(1 for link in self.links.values() if link.transport is not None)
+        watching = len(self.spectators)
+        budget = (connected + watching) / self.options.public_frames_per_s
+        return max(self.options.public_interval_s, budget)
 
     def _note_latency(self, seat: int) -> None:
         acted = self._acted.get(seat)
@@ -325,8 +380,11 @@ class HostSession:
         log.info("[%s] a board is watching (%s)", self.room, conn.label)
         self._send_public(conn, force=True)
 
-    def _send_view(self, link: SeatLink, force: bool = False) -> None:
-        view = view_for(self.state, link.seat)
+    def _send_view(
+        self, link: SeatLink, force: bool = False, cache: FieldDiffs | None = None
+    ) -> None:
+        # The committed state: a view must never show an action the journal could lose.
+        view = view_for(self.committed_state, link.seat)
         previous = link.last_view
         if not force and view == previous:
             return
@@ -339,7 +397,7 @@ class HostSession:
         if force or previous is None or not self.options.view_deltas:
             frame = p.ViewFrame(view=view, seq=seq, deadline_ms=deadline_ms)
         else:
-            whole, items = diff_views(previous, view, self._diff_cache)
+            whole, items = diff_views(previous, view, self._diff_cache if cache is None else cache)
             frame = p.ViewDelta(
                 seq=seq, base=seq - 1, set=whole, items=items, deadline_ms=deadline_ms
             )
@@ -348,6 +406,8 @@ class HostSession:
 
     def _send(self, transport: Transport, frame: p.Frame, link: SeatLink | None = None) -> None:
         message = p.encode(frame)
+        if link is not None and link.packed and len(message) >= p.PACK_MIN_BYTES:
+            message = p.pack(message)
         self._chunk_id += 1
         try:
             for text in p.to_frames(message, self._chunk_id):
@@ -418,7 +478,7 @@ class HostSession:
         log.info("[%s] refused %s: %s (%s)", self.room, conn.label, code, message)
         self._send(conn.transport, p.Bye(reason=code, message=message[:400]))
 
-    def _attach(self, conn: _Conn, link: SeatLink, path: Path) -> None:
+    def _attach(self, conn: _Conn, link: SeatLink, path: Path, packed: bool) -> None:
         old = link.transport
         if old is not None and old is not conn.transport:
             self._send(old, p.Bye(reason="replaced", message="this seat connected again"))
@@ -429,6 +489,7 @@ class HostSession:
         transport_path = conn.transport.path
         link.path = transport_path if transport_path != "unknown" else path
         link.last_view = None
+        link.packed = packed
         self._apply_system(SetConnected(seat=link.seat, connected=True))
         self._maybe_autostart()
         # The seat token, and every action behind the view below, durable before they leave.
@@ -580,7 +641,7 @@ class HostSession:
             if link is None:
                 self._spawn_close(conn.transport, "refused")
                 return
-            self._attach(conn, link, frame.path)
+            self._attach(conn, link, frame.path, frame.packed)
             return
         if isinstance(frame, p.ActionFrame):
             self._on_action(conn, frame)

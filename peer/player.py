@@ -73,10 +73,14 @@ class PlayerOptions:
     unavailable_retry_s: float = 10.0
     signaling_timeout_s: float = 10.0
     bot_delay_s: float = 0.0  # a bot "thinks" this long before acting, like a person
+    # ...plus up to this much more, drawn afresh each time, so a table of bots does not act
+    # in lockstep the instant a phase opens (people don't: bench/host.py --think).
+    bot_delay_jitter_s: float = 0.0
     # Which one TURN URL aiortc gets (see peer/ice_choice.py): e.g. what `quibble doctor`
     # found works, and whether to leave UDP servers out (UDP blocked here).
     turn_prefer: TurnPath | None = None
     udp_blocked: bool = False
+    packed: bool = True  # ask the host to DEFLATE its larger messages (peer/protocol.py)
 
 
 class PlayerSeat(msgspec.Struct, kw_only=True):
@@ -145,6 +149,7 @@ class Player:
         self._started = time.monotonic()
         self.welcomed = asyncio.Event()
         self._bot_timer: asyncio.TimerHandle | None = None
+        self._think = random.Random(options.name)  # thinking times, repeatable per name
         self._resync = False
         self._views = ViewTracker()
         self._resyncing = False
@@ -335,6 +340,7 @@ class Player:
             seat=self.seat.seat,
             seat_token=self.seat.seat_token,
             path=self.path,
+            packed=self.options.packed,
         )
         self._send(transport, hello)
         self._resyncing = False  # a new connection starts with a full view
@@ -350,12 +356,9 @@ class Player:
                 self.stats.frames_in += 1
                 self.stats.bytes_in += len(raw)
                 try:
-                    frame = p.decode_host_frame(raw)
-                    if isinstance(frame, p.Chunk):
-                        message = reassembler.add(frame)
-                        if message is None:
-                            continue
-                        frame = p.decode_host_message(message)
+                    frame = p.read_host_frame(raw, reassembler)
+                    if frame is None:
+                        continue
                 except p.FrameError as exc:
                     log.warning("[%s] bad frame from host: %s", self.seat.code, exc)
                     continue
@@ -421,6 +424,8 @@ class Player:
 
     def _bot_turn(self) -> None:
         delay = self.options.bot_delay_s
+        if self.options.bot_delay_jitter_s > 0:
+            delay += self._think.uniform(0.0, self.options.bot_delay_jitter_s)
         if delay <= 0:
             self._bot_decide()
         elif self._bot_timer is None:

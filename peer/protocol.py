@@ -13,6 +13,10 @@ seat token to present again after a reconnect), then one full ``view``, then a `
 views on every change cost 2 to 5 times the bytes (measured: docs/PERFORMANCE.md, Host),
 since every view lists every player. A player that misses a frame (the WebSocket relay may
 drop frames over its byte budget) sends ``resync`` and gets a full ``view`` again.
+A player that says ``packed`` in its hello may get any host message of
+:data:`PACK_MIN_BYTES` or more as a ``packed`` frame (raw DEFLATE, then base64): a new
+phase's delta to 100 players is 5-8 KB of similar JSON, 6 or 7 SCTP packets each unpacked
+and one or two packed (docs/PERFORMANCE.md, Host).
 ``deadline_ms`` in a view is the time left in the phase when the host sent it, relative
 because the two clocks are not synchronised.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zlib
 from collections.abc import Iterator
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -35,6 +40,10 @@ MAX_FRAME_BYTES: Final = 16 * 1024
 CHUNK_PIECE_BYTES: Final = 11 * 1024
 MAX_CHUNKS_FROM_HOST: Final = 128  # a view of ~1.4 MB would be absurd; bounded anyway
 MAX_CHUNKS_FROM_PLAYER: Final = 2  # a player's messages are tiny; no reason to allow more
+# Packing pays from about one SCTP packet's worth (aiortc sends 1200 B of data per packet).
+PACK_MIN_BYTES: Final = 1024
+# What a packed message may inflate to: no more than chunking could have carried unpacked.
+MAX_UNPACKED_BYTES: Final = MAX_CHUNKS_FROM_HOST * CHUNK_PIECE_BYTES
 
 Version = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Seat = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
@@ -67,6 +76,7 @@ class Hello(Frame, tag="hello", frozen=True):
     seat: Seat | None = None
     seat_token: SeatToken | None = None
     path: Path = "unknown"  # what the player saw, for the host's status
+    packed: bool = False  # the player reads ``packed`` frames
 
 
 class Watch(Frame, tag="watch", frozen=True):
@@ -201,8 +211,17 @@ class Chunk(Frame, tag="chunk", frozen=True):
     data: ChunkData
 
 
+class Packed(Frame, tag="packed", frozen=True):
+    """One host message, raw DEFLATE (RFC 1951, no zlib header) then base64; only to a
+    player whose hello said ``packed``. Never nested; a large one travels as chunks."""
+
+    data: Annotated[str, msgspec.Meta(max_length=(MAX_UNPACKED_BYTES * 4) // 3 + 4)]
+
+
 PlayerFrame = Hello | Watch | Resync | ActionFrame | Ping | Pong | Bye | Chunk
-HostFrame = Welcome | ViewFrame | ViewDelta | PublicViewFrame | Rejected | Ping | Pong | Bye | Chunk
+HostFrame = (
+    Welcome | ViewFrame | ViewDelta | PublicViewFrame | Rejected | Ping | Pong | Bye | Chunk
+) | Packed
 
 _encoder: Final = msgspec.json.Encoder()
 PLAYER_FRAME_DECODER: Final = msgspec.json.Decoder(PlayerFrame)
@@ -318,10 +337,53 @@ def decode_host_message(message: bytes) -> HostFrame:
     """Decode a reassembled host message (may exceed one frame); chunks may not nest."""
     try:
         frame = HOST_FRAME_DECODER.decode(message)
+    except msgspec.ValidationError as exc:
+        raise FrameError("invalid", str(exc)[:300]) from None
     except msgspec.DecodeError as exc:
         raise FrameError("malformed", str(exc)[:300]) from None
     if isinstance(frame, Chunk):
         raise FrameError("bad_chunk", "a chunk inside a chunk")
+    return frame
+
+
+def pack(message: bytes) -> bytes:
+    """The ``packed`` frame (JSON) carrying one encoded host message."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = deflate.compress(message) + deflate.flush()
+    return _encoder.encode(Packed(data=base64.b64encode(data).decode("ascii")))
+
+
+def unpack(frame: Packed) -> HostFrame:
+    """The host message inside a ``packed`` frame, inflated within a bound."""
+    try:
+        data = base64.b64decode(frame.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise FrameError("bad_packed", "packed data is not base64") from None
+    inflate = zlib.decompressobj(-15)
+    try:
+        message = inflate.decompress(data, MAX_UNPACKED_BYTES + 1)
+    except zlib.error as exc:
+        raise FrameError("bad_packed", f"packed data is not DEFLATE: {exc}") from None
+    if len(message) > MAX_UNPACKED_BYTES:
+        raise FrameError("too_large", f"packed message over {MAX_UNPACKED_BYTES} bytes")
+    if not inflate.eof:
+        raise FrameError("bad_packed", "packed data is truncated")
+    inner = decode_host_message(message)
+    if isinstance(inner, Packed):
+        raise FrameError("bad_packed", "a packed frame inside a packed frame")
+    return inner
+
+
+def read_host_frame(raw: str | bytes, reassembler: Reassembler) -> HostFrame | None:
+    """One received frame as a host message: None while a chunked message is incomplete."""
+    frame = decode_host_frame(raw)
+    if isinstance(frame, Chunk):
+        message = reassembler.add(frame)
+        if message is None:
+            return None
+        frame = decode_host_message(message)
+    if isinstance(frame, Packed):
+        return unpack(frame)
     return frame
 
 

@@ -11,7 +11,7 @@ import pytest
 from game import GameConfig, HeuristicBot, PhaseSeconds, RandomBot, new_game
 from game.actions import PlaceBet, Ready, SetConnected
 from peer import protocol as p
-from peer.host import HostOptions, HostSession
+from peer.host import HostOptions, HostSession, SeatLink
 from peer.journal import Journal, state_digest
 from peer.player import Player, PlayerOptions
 from peer.transport import MemoryTransport, memory_pair
@@ -102,6 +102,120 @@ async def test_each_view_carries_only_its_own_seat_secrets() -> None:
             raw = t._inbox.get_nowait()
             assert raw is not None
             assert '"amount":77' not in str(raw)
+
+
+def _drain(t: MemoryTransport) -> list[p.HostFrame]:
+    """Every frame already delivered to ``t`` (delivery is synchronous in memory)."""
+    frames = []
+    while not t._inbox.empty():
+        raw = t._inbox.get_nowait()
+        assert raw is not None
+        frames.append(p.decode_host_frame(raw))
+    return frames
+
+
+async def _seated_in_betting(
+    session: HostSession, n: int
+) -> list[tuple[MemoryTransport, int, str]]:
+    """n hand-driven clients, each having seen the game start (autostart=n)."""
+    clients = [await _raw_client(session, f"P{i}") for i in range(n)]
+    for t, _, _ in clients:
+        tracker = ViewTracker()
+        async with asyncio.timeout(5):
+            while True:
+                frame = await _next(t, (p.ViewFrame, p.ViewDelta))
+                assert isinstance(frame, (p.ViewFrame, p.ViewDelta))
+                if tracker.follow(frame).phase == "betting":
+                    break
+    return clients
+
+
+async def test_the_actor_sees_its_own_action_at_once_and_the_others_wait_for_the_interval() -> (
+    None
+):
+    session = _session(autostart=4, public_interval_s=3600.0)
+    clients = await _seated_in_betting(session, 4)
+    (t0, seat0, _), others = clients[0], clients[1:]
+    for t, _, _ in clients:
+        _drain(t)
+    before = session.links[seat0].views_sent
+    t0.send(p.encode(p.ActionFrame(action=Ready(seat=seat0))).decode())
+    delta = await _next(t0, p.ViewDelta)
+    assert isinstance(delta, p.ViewDelta)
+    assert session.links[seat0].views_sent == before + 1
+    # Delivery is synchronous: had that tick sent the others a delta, it would be here.
+    for t, _, _ in others:
+        assert [f for f in _drain(t) if isinstance(f, (p.ViewFrame, p.ViewDelta))] == []
+
+
+async def test_others_get_the_change_once_the_public_interval_passes() -> None:
+    session = _session(autostart=4, public_interval_s=0.05, public_frames_per_s=1e6)
+    clients = await _seated_in_betting(session, 4)
+    (t0, seat0, _), (t1, seat1, _) = clients[0], clients[1]
+    for t, _, _ in clients:
+        _drain(t)
+    t0.send(p.encode(p.ActionFrame(action=Ready(seat=seat0))).decode())
+    delta = await _next(t1, p.ViewDelta)
+    assert isinstance(delta, p.ViewDelta)
+    assert [list(x) for x in delta.items["players"]] == [[seat0, {"ready": True}]]
+    assert seat1 != seat0 and session.links[seat1].views_sent >= 2
+
+
+async def test_a_phase_change_reaches_its_actor_first_and_then_everyone() -> None:
+    session = _session(autostart=4, public_interval_s=3600.0, fanout_slice=1)
+    clients = await _seated_in_betting(session, 4)
+    for t, seat, _ in clients[:3]:
+        t.send(p.encode(p.ActionFrame(action=Ready(seat=seat))).decode())
+        await _next(t, p.ViewDelta)
+    for t, _, _ in clients:
+        _drain(t)
+    last, seat3, _ = clients[3]
+    last.send(p.encode(p.ActionFrame(action=Ready(seat=seat3))).decode())
+    delta = await _next(last, p.ViewDelta)
+    assert isinstance(delta, p.ViewDelta) and delta.set.get("phase") == "item"
+    # Its own view left in the tick; the others' follow from the next loop turn on.
+    assert all(t._inbox.empty() for t, _, _ in clients[:3])
+    for t, _, _ in clients[:3]:
+        other = await _next(t, p.ViewDelta)
+        assert isinstance(other, p.ViewDelta) and other.set.get("phase") == "item"
+
+
+def test_a_big_table_gets_public_updates_less_often() -> None:
+    session = HostSession(
+        new_game(GameConfig(seed=1, max_players=100)),
+        "ABCD",
+        options=HostOptions(public_interval_s=0.1, public_frames_per_s=200.0),
+    )
+    assert session.public_interval_s() == 0.1  # nobody connected
+    for seat in range(100):
+        link = SeatLink(seat, f"P{seat}", f"token{seat}", transport=memory_pair()[0])
+        session.links[seat] = link
+        if seat == 9:
+            assert session.public_interval_s() == 0.1  # 10 players: the floor
+        if seat == 49:
+            assert session.public_interval_s() == pytest.approx(0.25)
+    assert session.public_interval_s() == pytest.approx(0.5)  # 100 players: 200 frames/s
+
+
+async def test_only_a_player_that_asked_gets_its_larger_messages_packed() -> None:
+    session = _session()
+    for i in range(8):  # a table big enough for a full view over PACK_MIN_BYTES
+        await _raw_client(session, f"P{i}")
+    sizes = {}
+    for name, packed in (("Plain", False), ("Packed", True)):
+        host_end, me = memory_pair()
+        asyncio.get_running_loop().create_task(session.serve(host_end, name))
+        me.send(p.encode(p.Hello(version=1, name=name, packed=packed)).decode())
+        await _next(me, p.Welcome)
+        async with asyncio.timeout(5):
+            raw = await me.receive()  # the full view that follows the welcome
+        assert raw is not None
+        frame = p.decode_host_frame(raw)
+        assert isinstance(frame, p.Packed if packed else p.ViewFrame)
+        view = p.read_host_frame(raw, p.Reassembler(4))
+        assert isinstance(view, p.ViewFrame) and session.links[view.view.seat].name == name
+        sizes[name] = len(raw)
+    assert sizes["Packed"] < sizes["Plain"] / 2
 
 
 async def test_actions_for_another_seat_and_host_only_actions_are_rejected() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 
 import msgspec
 import pytest
@@ -105,3 +106,51 @@ def test_view_frame_of_a_real_view_fits_one_frame_for_a_small_table() -> None:
     frame = p.ViewFrame(view=_a_view(), seq=1)
     assert len(p.encode(frame)) < p.MAX_FRAME_BYTES
     assert msgspec.json.decode(p.encode(frame))["type"] == "view"
+
+
+def _deflate(data: bytes) -> str:
+    import zlib
+
+    d = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return base64.b64encode(d.compress(data) + d.flush()).decode()
+
+
+def test_a_packed_message_reads_back_as_the_message_and_is_smaller() -> None:
+    frame = p.ViewFrame(view=_a_view(), seq=4, deadline_ms=900)
+    message = p.encode(frame)
+    packed = p.pack(message)
+    assert len(packed) < len(message)
+    assert msgspec.json.decode(packed)["type"] == "packed"
+    assert p.read_host_frame(packed.decode(), p.Reassembler(4)) == frame
+
+
+def test_a_packed_message_too_big_for_one_frame_travels_as_chunks() -> None:
+    # Incompressible padding: the packed frame itself is over 16 KiB.
+    pad = base64.b64encode(random.Random(1).randbytes(24_000)).decode()
+    message = p.encode(p.Rejected(code="x", message="y"))[:-1] + f',"pad":"{pad}"}}'.encode()
+    frames = list(p.to_frames(p.pack(message), chunk_id=3))
+    assert len(frames) > 1
+    reassembler = p.Reassembler(p.MAX_CHUNKS_FROM_HOST)
+    read = [p.read_host_frame(f, reassembler) for f in frames]
+    assert read[:-1] == [None] * (len(frames) - 1)
+    assert read[-1] == p.Rejected(code="x", message="y")
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ("!!!", "bad_packed"),  # not base64
+        (base64.b64encode(b"\xff\xff\xff garbage").decode(), "bad_packed"),  # not DEFLATE
+        (_deflate(b'{"type":"ping","id":1,"sent_ms":1}')[:-8], "bad_packed"),  # truncated
+        (_deflate(b'{"type":"ping","id":1,"sent_ms":"x"}'), "invalid"),  # inner off-protocol
+        (_deflate(b"[" * 50 + b"]" * 50), "invalid"),  # inner not a frame
+        (_deflate(p.pack(b'{"type":"ping","id":1,"sent_ms":1}')), "bad_packed"),  # nested
+        (_deflate(p.encode(p.Chunk(id=1, index=0, count=1, data=""))), "bad_chunk"),
+        # A bomb: 2 MB of spaces deflates to ~2 KB; inflating stops at the bound.
+        (_deflate(b" " * (p.MAX_UNPACKED_BYTES + 10)), "too_large"),
+    ],
+)
+def test_a_bad_packed_frame_raises_frame_error_with_a_code(data: str, code: str) -> None:
+    with pytest.raises(p.FrameError) as caught:
+        p.read_host_frame(p.encode(p.Packed(data=data)).decode(), p.Reassembler(4))
+    assert caught.value.code == code
