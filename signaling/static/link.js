@@ -5,7 +5,7 @@
 import { DeltaError, ViewTracker } from "./delta.js";
 import { PeerLink, PATH_LABELS, explainIce } from "./rtc.js";
 import { SignalingSocket, signalingUrl } from "./signaling.js";
-import { FrameReader, PROTOCOL_VERSION, toFrames } from "./wire.js";
+import { CAN_UNPACK, FrameReader, PROTOCOL_VERSION, toFrames, unpack } from "./wire.js";
 
 const PING_INTERVAL_MS = 2000;
 const SILENT_AFTER_MS = 6000; // the host pings every second: this much silence means gone
@@ -96,6 +96,7 @@ export class GameLink extends EventTarget {
     this.peer = null;
     this.transport = null; // "peer" | "relay" | null
     this.reader = new FrameReader();
+    this.unpacking = null; // the promise of the packed frame being inflated, if any
     this.views = new ViewTracker();
     this.resyncing = false; // asked the host for a whole view; deltas are ignored until it comes
     this.resyncs = 0; // how many times (for tests and the status page)
@@ -290,6 +291,7 @@ export class GameLink extends EventTarget {
     }
     const saved = this.store.load();
     const hello = { type: "hello", version: PROTOCOL_VERSION, name: this.name, path };
+    if (CAN_UNPACK) hello.packed = true;
     if (saved.gameToken) {
       hello.seat_token = saved.gameToken;
       if (Number.isInteger(saved.seat)) hello.seat = saved.seat;
@@ -307,6 +309,25 @@ export class GameLink extends EventTarget {
       return;
     }
     if (msg === null) return;
+    if (msg.type !== "packed" && this.unpacking === null) {
+      this.onMessage(msg);
+      return;
+    }
+    // Inflating is asynchronous: every message after a packed one waits its turn behind it.
+    const reader = this.reader;
+    const step = (this.unpacking ?? Promise.resolve())
+      .then(async () => {
+        const inner = msg.type === "packed" ? await unpack(msg) : msg;
+        if (reader === this.reader) this.onMessage(inner); // not from a connection since replaced
+      })
+      .catch((err) => console.warn("dropped a bad frame from the host", err));
+    this.unpacking = step;
+    step.then(() => {
+      if (this.unpacking === step) this.unpacking = null;
+    });
+  }
+
+  onMessage(msg) {
     switch (msg.type) {
       case "ping":
         this.sendFrame({ type: "pong", id: msg.id, sent_ms: msg.sent_ms });

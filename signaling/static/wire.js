@@ -1,11 +1,16 @@
 // The game protocol's framing (peer/protocol.py): JSON text frames under 16 KiB; a larger
-// message travels as `chunk` frames carrying base64 pieces of its UTF-8 JSON bytes.
+// message travels as `chunk` frames carrying base64 pieces of its UTF-8 JSON bytes. A player
+// whose hello says `packed` may get a message as a `packed` frame: raw DEFLATE, base64.
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 16 * 1024;
 export const CHUNK_PIECE_BYTES = 11 * 1024;
 export const MAX_CHUNKS_FROM_HOST = 128;
 export const MAX_CHUNKS_FROM_PLAYER = 2;
+// What a packed message may inflate to: no more than chunking could carry unpacked.
+export const MAX_UNPACKED_BYTES = MAX_CHUNKS_FROM_HOST * CHUNK_PIECE_BYTES;
+/** This browser can inflate `packed` frames (DecompressionStream, Chromium 103+). */
+export const CAN_UNPACK = typeof DecompressionStream === "function";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -132,4 +137,48 @@ function parseObject(text) {
     throw new FrameError("malformed", "not a tagged message");
   }
   return value;
+}
+
+function joined(parts, total) {
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
+}
+
+/** The host message inside a `packed` frame, inflated within MAX_UNPACKED_BYTES. */
+export async function unpack(frame) {
+  let bytes;
+  try {
+    bytes = fromBase64(String(frame.data));
+  } catch {
+    throw new FrameError("bad_packed", "packed data is not base64");
+  }
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const reader = stream.getReader();
+  const parts = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > MAX_UNPACKED_BYTES) {
+        reader.cancel().catch(() => {});
+        throw new FrameError("too_large", `packed message over ${MAX_UNPACKED_BYTES} bytes`);
+      }
+      parts.push(value);
+    }
+  } catch (err) {
+    if (err instanceof FrameError) throw err;
+    throw new FrameError("bad_packed", `packed data is not DEFLATE: ${err.message}`);
+  }
+  const message = parseObject(decoder.decode(joined(parts, total)));
+  if (message.type === "packed" || message.type === "chunk") {
+    throw new FrameError("bad_packed", `a ${message.type} frame inside a packed frame`);
+  }
+  return message;
 }

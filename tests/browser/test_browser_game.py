@@ -95,6 +95,10 @@ def test_three_phones_and_two_bots_play_a_whole_game(
         kinds = assert_wire_is_the_protocol(phone)
         # One whole view after the welcome, then deltas, applied by the page (delta.js).
         assert kinds["welcome"] == 1 and kinds["view"] == 1 and kinds["delta"] > 20, kinds
+        # The page asked for packed frames, and the larger ones (the whole view at least)
+        # came packed: it played the game on them.
+        assert '"packed":true' in phone.wire()["dcOut"][0]
+        assert any(f.startswith('{"type":"packed"') for f in phone.wire()["dcIn"])
     by_name = {p["name"]: p for p in final["players"]}
     for name in ("Ana", "Bo", "Cy"):
         # Chromium hides its host candidates behind mDNS names; the host learns the phone's
@@ -108,17 +112,14 @@ SECRET_PHASES = ("betting", "item", "discussion", "reveal", "race")
 
 
 def host_messages(frames: list[str]) -> list[p.HostFrame]:
-    """The host's messages in the frames a page received, chunks put back together."""
+    """The host's messages in the frames a page received, chunks and packed ones opened."""
     reassembler = p.Reassembler(p.MAX_CHUNKS_FROM_HOST)
     messages: list[p.HostFrame] = []
     for text in frames:
-        frame = p.decode_host_frame(text)  # raises on a frame over 16 KiB or off-protocol
-        if isinstance(frame, p.Chunk):
-            whole = reassembler.add(frame)
-            if whole is None:
-                continue
-            frame = p.decode_host_message(whole)
-        messages.append(frame)
+        # Raises on a frame over 16 KiB or off-protocol, or a packed one that does not open.
+        frame = p.read_host_frame(text, reassembler)
+        if frame is not None:
+            messages.append(frame)
     return messages
 
 
@@ -180,6 +181,7 @@ def assert_board_kept_secrets(board: Phone, players: list[Phone]) -> None:
     wire = board.wire()
     received = "".join(wire["dcIn"] + wire["wsIn"])
     assert not [i for i in secret_ids if i in received]
+    assert '"type":"packed"' not in received  # a board never asks for packed frames
     messages = host_messages(wire["dcIn"])
     assert {type(m) for m in messages} <= {p.PublicViewFrame, p.Ping, p.Pong, p.Bye}
     publics = [m.view for m in messages if isinstance(m, p.PublicViewFrame)]

@@ -14,7 +14,7 @@ import qrcode.util
 
 from tests.browser.conftest import Phone
 from tests.browser.harness import Host
-from tests.browser.test_browser_game import join_by_link
+from tests.browser.test_browser_game import host_messages, join_by_link
 
 pytestmark = [pytest.mark.net, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -207,7 +207,7 @@ def test_a_lost_delta_is_mended_with_a_resync_not_a_reconnect(
         assert phone.state()["view"]["bet"] == {"quibble": 1, "amount": 6}
         wire = phone.wire()
         sent = [json.loads(f)["type"] for f in wire["dcOut"]]
-        got = [json.loads(f)["type"] for f in wire["dcIn"]]
+        got = [type(m).__struct_config__.tag for m in host_messages(wire["dcIn"])]
         assert sent.count("resync") == 1 and sent.count("hello") == 1
         # One welcome, and a second whole view: the one the resync asked for.
         assert got.count("welcome") == 1 and got.count("view") == 2, got
@@ -354,3 +354,66 @@ def test_large_messages_split_into_frames_under_16_kib_and_back(
         json.dumps(bad),
     )
     assert error == "bad_chunk"
+
+
+def test_packed_frames_open_as_the_python_player_opens_them(
+    lobby_host: Host, phones: Callable[..., Phone]
+) -> None:
+    import base64
+    import zlib
+
+    from game import GameConfig, new_game, view_for
+    from game.actions import AddPlayer
+    from game.engine import apply
+    from peer import protocol as p
+
+    def deflate(data: bytes) -> str:
+        d = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return base64.b64encode(d.compress(data) + d.flush()).decode()
+
+    page = phones("Packed").page
+    page.goto(f"{lobby_host.base_url}/")
+    ping = b'{"type":"ping","id":1,"sent_ms":1}'
+    state = new_game(GameConfig(seed=3, max_players=100))
+    for seat in range(100):
+        state = apply(state, AddPlayer(seat=seat, name=f"Ünïcode {seat}"), None).state
+    big = p.encode(p.ViewFrame(view=view_for(state, 7), seq=0))
+    assert len(big) > 8 * p.PACK_MIN_BYTES
+    cases = [
+        p.pack(ping).decode(),
+        *p.to_frames(p.pack(big), 4),  # a whole 100-player view: one packed frame
+        json.dumps({"type": "packed", "data": "!!!"}),
+        json.dumps({"type": "packed", "data": deflate(ping)[:-8]}),  # truncated
+        p.pack(p.pack(ping)).decode(),  # nested
+        json.dumps({"type": "packed", "data": deflate(b" " * (p.MAX_UNPACKED_BYTES + 10))}),
+    ]
+    outcomes = page.evaluate(
+        """async (frames) => {
+            const wire = await import('/static/wire.js');
+            const reader = new wire.FrameReader();
+            const out = [];
+            for (const text of frames) {
+                try {
+                    const frame = reader.receive(text);
+                    if (frame === null) continue;
+                    out.push(frame.type === 'packed' ? await wire.unpack(frame) : frame);
+                } catch (e) { out.push({ refused: e.code }); }
+            }
+            return [wire.CAN_UNPACK, out];
+        }""",
+        cases,
+    )
+    python: list[Any] = []
+    reassembler = p.Reassembler(p.MAX_CHUNKS_FROM_HOST)
+    for text in cases:
+        try:
+            frame = p.read_host_frame(text, reassembler)
+            if frame is not None:
+                python.append(json.loads(p.encode(frame)))
+        except p.FrameError as exc:
+            python.append({"refused": exc.code})
+    assert outcomes == [True, python]
+    assert python[:2] == [json.loads(ping), json.loads(big)]
+    assert [x.get("refused") for x in python[2:]] == [
+        "bad_packed", "bad_packed", "bad_packed", "too_large"
+    ]
