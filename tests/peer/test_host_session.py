@@ -234,7 +234,15 @@ async def test_actions_for_another_seat_and_host_only_actions_are_rejected() -> 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\x00\x01garbage", "{", '{"type":"welcome"}', "y" * (p.MAX_FRAME_BYTES + 10), '{"type":1}'],
+    [
+        b"\x00\x01garbage",
+        "{",
+        '{"type":"welcome"}',
+        "y" * (p.MAX_FRAME_BYTES + 10),
+        '{"type":1}',
+        # Packing is host -> player only: the host never inflates what a player sends.
+        p.pack(p.encode(p.ActionFrame(action=Ready(seat=0)))).decode(),
+    ],
 )
 async def test_garbage_gets_a_rejection_and_the_session_goes_on(raw: str | bytes) -> None:
     session = _session()
