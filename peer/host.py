@@ -266,8 +266,14 @@ class HostSession:
         self._commit_journal()
         self._schedule_timeout()
         # Coalescing: with 100 players, a burst of Ready clicks would otherwise send every
-        # player a delta on every tick. Those who acted get theirs now; everyone else (and
-        # the boards) on a new phase or once per public interval.
+        # player a delta on every tick. Those who acted (or asked for a full view) get theirs
+        # now; everyone else (and the boards) on a new phase or once per public interval.
+        due_now = [*self._acted, *(self._resync - self._acted.keys())]
+        for seat in due_now:
+            link = self.links.get(seat)
+            if link is not None and link.transport is not None:
+                self._send_view(link)
+                self._note_latency(seat)
         key = phase_key(self.state)
         interval = self.public_interval_s()
         if key != self._broadcast_key or self._broadcast_owed or (
@@ -278,17 +284,12 @@ class HostSession:
             if self._broadcast_handle is not None:
                 self._broadcast_handle.cancel()
                 self._broadcast_handle = None
-            # Those who acted (or asked for a full view) now; everyone else in slices: a new
-            # phase from the next loop turn on, one slice a turn; other players' changes
-            # spread over the interval, so they never land as one burst of 100 frames that
-            # the actions arriving meanwhile must wait out, here and at the players.
-            due_now = [*self._acted, *(self._resync - self._acted.keys())]
-            for seat in due_now:
-                link = self.links.get(seat)
-                if link is not None and link.transport is not None:
-                    self._send_view(link)
-                    self._note_latency(seat)
-            self._fanout = deque(seat for seat in self.links if seat not in set(due_now))
+            # Everyone else in slices: a new phase from the next loop turn on, one slice a
+            # turn; other players' changes spread over the interval, so they never land as
+            # one burst of 100 frames that the actions arriving meanwhile must wait out, here
+            # and at the players.
+            served = set(due_now)
+            self._fanout = deque(seat for seat in self.links if seat not in served)
             slices = -(-len(self._fanout) // self.options.fanout_slice)
             self._fanout_gap = 0.0 if new_phase else interval / max(1, slices)
             if self._fanout_handle is not None:
@@ -296,15 +297,9 @@ class HostSession:
             self._fanout_handle = loop.call_soon(self._fanout_step)
             for spectator in list(self.spectators.values()):
                 self._send_public(spectator)
-        else:
-            for seat in self._acted.keys() | self._resync:
-                due = self.links.get(seat)
-                if due is not None and due.transport is not None:
-                    self._send_view(due)
-                    self._note_latency(seat)
-            if self._broadcast_handle is None:
-                delay = max(0.0, self._last_broadcast + interval - now)
-                self._broadcast_handle = loop.call_later(delay, self._broadcast_due)
+        elif self._broadcast_handle is None:
+            delay = max(0.0, self._last_broadcast + interval - now)
+            self._broadcast_handle = loop.call_later(delay, self._broadcast_due)
         self._acted.clear()
         self._resync.clear()
         self._diff_cache.clear()  # keyed by ids: never across ticks

@@ -273,14 +273,26 @@ def _check_size(frame: str | bytes) -> None:
         raise FrameError("too_large", f"frame larger than {MAX_FRAME_BYTES} bytes")
 
 
-def _decode_frame(decoder: msgspec.json.Decoder[_F], frame: str | bytes) -> _F:
-    _check_size(frame)
+def _decode(decoder: msgspec.json.Decoder[_F], data: str | bytes) -> _F:
     try:
-        return decoder.decode(frame)
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise FrameError("invalid", str(exc)[:300]) from None
     except msgspec.DecodeError as exc:
         raise FrameError("malformed", str(exc)[:300]) from None
+
+
+def _decode_frame(decoder: msgspec.json.Decoder[_F], frame: str | bytes) -> _F:
+    _check_size(frame)
+    return _decode(decoder, frame)
+
+
+def _decode_message(decoder: msgspec.json.Decoder[_F], message: bytes) -> _F:
+    """A reassembled message (it may exceed one frame); chunks may not nest."""
+    frame = _decode(decoder, message)
+    if isinstance(frame, Chunk):
+        raise FrameError("bad_chunk", "a chunk inside a chunk")
+    return frame
 
 
 def decode_player_frame(frame: str | bytes) -> PlayerFrame:
@@ -335,15 +347,7 @@ class Reassembler:
 
 def decode_host_message(message: bytes) -> HostFrame:
     """Decode a reassembled host message (may exceed one frame); chunks may not nest."""
-    try:
-        frame = HOST_FRAME_DECODER.decode(message)
-    except msgspec.ValidationError as exc:
-        raise FrameError("invalid", str(exc)[:300]) from None
-    except msgspec.DecodeError as exc:
-        raise FrameError("malformed", str(exc)[:300]) from None
-    if isinstance(frame, Chunk):
-        raise FrameError("bad_chunk", "a chunk inside a chunk")
-    return frame
+    return _decode_message(HOST_FRAME_DECODER, message)
 
 
 def pack(message: bytes) -> bytes:
@@ -389,12 +393,4 @@ def read_host_frame(raw: str | bytes, reassembler: Reassembler) -> HostFrame | N
 
 def decode_player_message(message: bytes) -> PlayerFrame:
     """Decode a reassembled player message; chunks may not nest."""
-    try:
-        frame = PLAYER_FRAME_DECODER.decode(message)
-    except msgspec.ValidationError as exc:
-        raise FrameError("invalid", str(exc)[:300]) from None
-    except msgspec.DecodeError as exc:
-        raise FrameError("malformed", str(exc)[:300]) from None
-    if isinstance(frame, Chunk):
-        raise FrameError("bad_chunk", "a chunk inside a chunk")
-    return frame
+    return _decode_message(PLAYER_FRAME_DECODER, message)

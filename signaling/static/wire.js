@@ -90,13 +90,7 @@ export class Reassembler {
       throw new FrameError("bad_chunk", "chunk data is not base64");
     }
     if (this.pieces.length < this.count) return null;
-    const total = this.pieces.reduce((n, p) => n + p.length, 0);
-    const whole = new Uint8Array(total);
-    let at = 0;
-    for (const piece of this.pieces) {
-      whole.set(piece, at);
-      at += piece.length;
-    }
+    const whole = joined(this.pieces, this.pieces.reduce((n, p) => n + p.length, 0));
     this.reset();
     return decoder.decode(whole);
   }
@@ -139,6 +133,7 @@ function parseObject(text) {
   return value;
 }
 
+/** One array of `total` bytes from the parts, in order. */
 function joined(parts, total) {
   const whole = new Uint8Array(total);
   let at = 0;
